@@ -1,0 +1,84 @@
+"""The one exception tree of erroracle.
+
+Every error that crosses a package boundary is one of these; third-party exceptions (pyarrow,
+aiohttp, github, prawcore, yaml, pydantic) are translated with ``raise ... from exc``::
+
+    ErroracleError
+    ├── ConfigError            a config file, key or override is wrong
+    ├── ValidationError        a record or argument is invalid (names the field)
+    ├── SourceError            a crawl source failed
+    │   ├── RateLimited        the source asked us to wait (``retry_after`` seconds)
+    │   ├── SourceUnavailable  network failure or 5xx after retries
+    │   └── SourceAuthError    credentials missing or refused
+    ├── StorageError           the lake could not be read or written
+    │   └── CorruptDataError   a log or Parquet file is damaged (it is moved aside)
+    └── ModelNotReady          no model is registered or loadable yet
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "CorruptDataError",
+    "ErroracleError",
+    "ModelNotReady",
+    "RateLimited",
+    "SourceAuthError",
+    "SourceError",
+    "SourceUnavailable",
+    "StorageError",
+    "ValidationError",
+]
+
+
+class ErroracleError(Exception):
+    """Base of every error erroracle raises on purpose."""
+
+
+class ConfigError(ErroracleError):
+    """A config file, key or environment override is invalid."""
+
+
+class ValidationError(ErroracleError):
+    """A record or argument is invalid.
+
+    Attributes:
+        field: dotted name of the offending field, when one is to blame.
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+        self.reason = message
+
+
+class SourceError(ErroracleError):
+    """A crawl source failed."""
+
+
+class RateLimited(SourceError):
+    """The source asked us to wait ``retry_after`` seconds before calling again."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class SourceUnavailable(SourceError):
+    """The source could not be reached or kept failing."""
+
+
+class SourceAuthError(SourceError):
+    """Credentials are missing or were refused."""
+
+
+class StorageError(ErroracleError):
+    """The error lake could not be read or written."""
+
+
+class CorruptDataError(StorageError):
+    """A write-ahead log or Parquet file is damaged."""
+
+
+class ModelNotReady(ErroracleError):
+    """No model is registered or loadable yet."""

@@ -1,0 +1,202 @@
+"""The error lake's interface, and an in-memory implementation for tests and tools.
+
+Every store keeps the same promises: ``append`` returns only once the batch is durable (for the
+in-memory store, once it is in memory), ids already stored are dropped, and deleted records are
+gone from every later read.
+"""
+
+from __future__ import annotations
+
+import abc
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from erroracle.errors import ValidationError
+from erroracle.platform.records import ARROW_SCHEMA, ErrorRecord, parse_record, records_to_table
+
+__all__ = ["AppendResult", "ErrorStore", "InMemoryErrorStore", "Tombstones", "group_table"]
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """What one ``append`` did: the ids newly stored and how many were already there."""
+
+    ids: list[str]
+    duplicates: int
+
+    @property
+    def accepted(self) -> int:
+        return len(self.ids)
+
+
+@dataclass
+class Tombstones:
+    """Deletions: ids, and fingerprints with the time of deletion (later arrivals survive)."""
+
+    ids: set[str] = field(default_factory=set)
+    fingerprints: dict[str, datetime] = field(default_factory=dict)
+
+    def mask(self, table: pa.Table) -> pa.Array:
+        """True for the rows of ``table`` that are still alive."""
+        ids = pa.array(sorted(self.ids), pa.string())
+        keep = pc.invert(pc.is_in(table["id"], value_set=ids))
+        ts_type = ARROW_SCHEMA.field("received_at").type
+        for fingerprint, deleted_at in self.fingerprints.items():
+            gone = pc.and_(
+                pc.equal(table["fingerprint"], fingerprint),
+                pc.less_equal(table["received_at"], pa.scalar(deleted_at, ts_type)),
+            )
+            keep = pc.and_(keep, pc.invert(pc.fill_null(gone, False)))
+        return keep
+
+    def apply(self, table: pa.Table) -> pa.Table:
+        if not self.ids and not self.fingerprints:
+            return table
+        return table.filter(self.mask(table))
+
+
+def validate_batch(records: Iterable[Mapping[str, Any] | ErrorRecord]) -> list[ErrorRecord]:
+    """Validate a whole batch first, so a bad record rejects the batch and stores nothing."""
+    parsed = []
+    for index, data in enumerate(records):
+        try:
+            parsed.append(parse_record(data))
+        except ValidationError as exc:
+            field_name = f"records[{index}]" + (f".{exc.field}" if exc.field else "")
+            raise ValidationError(exc.reason, field=field_name) from exc
+    return parsed
+
+
+def filter_time(table: pa.Table, since: datetime | None, until: datetime | None) -> pa.Table:
+    ts_type = ARROW_SCHEMA.field("received_at").type
+    if since is not None:
+        table = table.filter(pc.greater_equal(table["received_at"], pa.scalar(since, ts_type)))
+    if until is not None:
+        table = table.filter(pc.less(table["received_at"], pa.scalar(until, ts_type)))
+    return table
+
+
+def group_table(table: pa.Table) -> list[dict[str, Any]]:
+    """Fingerprint groups with their size, first and last seen, most frequent first."""
+    table = table.filter(pc.is_valid(table["fingerprint"]))
+    if table.num_rows == 0:
+        return []
+    grouped = table.group_by("fingerprint").aggregate(
+        [
+            ("id", "count"),
+            ("received_at", "min"),
+            ("received_at", "max"),
+            ("error_type", "first"),
+            ("message", "first"),
+        ]
+    )
+    rows = grouped.to_pylist()
+    rows.sort(key=lambda row: (-row["id_count"], row["fingerprint"]))
+    return [
+        {
+            "fingerprint": row["fingerprint"],
+            "count": row["id_count"],
+            "first_seen": row["received_at_min"],
+            "last_seen": row["received_at_max"],
+            "error_type": row["error_type_first"],
+            "message": row["message_first"],
+        }
+        for row in rows
+    ]
+
+
+def _by_source(row: dict[str, Any]) -> str:
+    return row["source"]
+
+
+class ErrorStore(abc.ABC):
+    """The error lake: durable appends, idempotent by id, reads that honour deletions."""
+
+    @abc.abstractmethod
+    def append(self, records: Iterable[Mapping[str, Any] | ErrorRecord]) -> AppendResult:
+        """Store a batch; returns once it is durable. Ids already stored are dropped."""
+
+    @abc.abstractmethod
+    def read_table(
+        self,
+        *,
+        sources: Sequence[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> pa.Table:
+        """Every live record (optionally of some sources, ``since <= received_at < until``)."""
+
+    @abc.abstractmethod
+    def delete(self, *, ids: Sequence[str] = (), fingerprint: str | None = None) -> int:
+        """Remove records by id or by fingerprint from every later read; returns how many."""
+
+    def flush(self) -> None:  # noqa: B027 - stores without a buffer have nothing to flush
+        """Make everything appended visible to readers in other processes."""
+
+    def close(self) -> None:  # noqa: B027 - stores without resources have nothing to close
+        """Flush and release resources."""
+
+    def counts_by_source(self) -> dict[str, int]:
+        table = self.read_table(columns=["source"])
+        counts = table.group_by("source").aggregate([("source", "count")]).to_pylist()
+        return {row["source"]: row["source_count"] for row in sorted(counts, key=_by_source)}
+
+    def groups(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """Fingerprint groups, most frequent first."""
+        table = self.read_table(
+            columns=["id", "fingerprint", "received_at", "error_type", "message"]
+        )
+        groups = group_table(table)
+        return groups if limit is None else groups[:limit]
+
+    def __enter__(self) -> ErrorStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class InMemoryErrorStore(ErrorStore):
+    """A store held in memory: the same contract, no durability. For tests and tools."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, dict[str, Any]] = {}
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def append(self, records: Iterable[Mapping[str, Any] | ErrorRecord]) -> AppendResult:
+        batch = validate_batch(records)
+        ids, duplicates = [], 0
+        with self._lock:
+            for record in batch:
+                if record.id in self._seen:
+                    duplicates += 1
+                    continue
+                self._seen.add(record.id)
+                self._rows[record.id] = record.to_row()
+                ids.append(record.id)
+        return AppendResult(ids=ids, duplicates=duplicates)
+
+    def read_table(self, *, sources=None, since=None, until=None, columns=None) -> pa.Table:
+        with self._lock:
+            table = records_to_table(self._rows.values())
+        if sources is not None:
+            table = table.filter(pc.is_in(table["source"], value_set=pa.array(list(sources))))
+        table = filter_time(table, since, until)
+        return table.select(list(columns)) if columns else table
+
+    def delete(self, *, ids: Sequence[str] = (), fingerprint: str | None = None) -> int:
+        with self._lock:
+            doomed = {i for i in ids if i in self._rows}
+            if fingerprint is not None:
+                doomed |= {i for i, row in self._rows.items() if row["fingerprint"] == fingerprint}
+            for record_id in doomed:
+                del self._rows[record_id]
+            return len(doomed)
