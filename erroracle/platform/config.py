@@ -183,7 +183,7 @@ class LoopConfig(_Section):
 class Config(_Section):
     """The whole configuration of one erroracle installation."""
 
-    data_root: str = "./.erroracle"
+    data_root: str = Field("./.erroracle", validate_default=True)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     ray: RayConfig = Field(default_factory=RayConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
@@ -236,7 +236,7 @@ def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, st
     for name, raw in sorted(environ.items()):
         if not name.startswith(ENV_PREFIX) or "__" not in name:
             continue
-        path = [part.lower() for part in name[len(ENV_PREFIX):].split("__")]
+        path = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
         if not all(path):
             raise ConfigError(f"{name}: malformed override, use ERRORACLE_<SECTION>__<KEY>")
         node = data

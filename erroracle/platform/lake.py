@@ -38,6 +38,7 @@ import pydantic
 
 from erroracle.errors import StorageError
 from erroracle.platform import wal
+from erroracle.platform.config import Config
 from erroracle.platform.records import ARROW_SCHEMA, ErrorRecord, records_to_table
 from erroracle.platform.store import (
     AppendResult,
@@ -50,7 +51,7 @@ from erroracle.platform.store import (
 if TYPE_CHECKING:
     import ray.data
 
-__all__ = ["ParquetErrorStore"]
+__all__ = ["ParquetErrorStore", "open_store"]
 
 log = logging.getLogger("erroracle.lake")
 _BATCH = pydantic.TypeAdapter(list[ErrorRecord])
@@ -159,8 +160,7 @@ class ParquetErrorStore(ErrorStore):
                 except pydantic.ValidationError:
                     segment.damaged = True
                     break
-            self._write_records(records)
-            self.replayed_records += len(records)
+            self.replayed_records += self._write_records(records)
             if segment.damaged:
                 self.quarantined.append(str(segment.path))
                 log.warning("write-ahead log %s was damaged; moved to quarantine", segment.path)
@@ -252,9 +252,10 @@ class ParquetErrorStore(ErrorStore):
                     self._sealed.pop(0)
                     self._pending_ids.difference_update(r.id for r in records)
 
-    def _write_records(self, records: list[ErrorRecord]) -> None:
+    def _write_records(self, records: list[ErrorRecord]) -> int:
+        """Write the records not yet in Parquet; returns how many were new."""
         if not records:
-            return
+            return 0
         self._refresh_index()
         tombstones = self._load_tombstones()
         fresh, seen = [], set()
@@ -272,6 +273,7 @@ class ParquetErrorStore(ErrorStore):
                 path = self._write_file(f"{self._events}/source={source}/date={day}", table)
                 self._indexed_files.add(path)
         self._stored_ids.update(seen)
+        return len(fresh)
 
     def _write_file(self, folder: str, table: pa.Table, name: str | None = None) -> str:
         if name is None:
@@ -431,6 +433,13 @@ class ParquetErrorStore(ErrorStore):
         live = _LiveRows(self._load_tombstones(), sources, since, until)
         return dataset.map_batches(live, batch_format="pyarrow")
 
+    def quarantined_files(self) -> int:
+        """How many damaged files sit in quarantine (found by this or earlier starts)."""
+        selector = pafs.FileSelector(self._quarantine, recursive=True, allow_not_found=True)
+        return sum(
+            1 for info in self._fs.get_file_info(selector) if info.type == pafs.FileType.File
+        )
+
     @property
     def pending(self) -> int:
         """Records appended (durable in the log) but not yet in Parquet."""
@@ -449,3 +458,14 @@ class _LiveRows:
         if self.sources is not None:
             batch = batch.filter(pc.is_in(batch["source"], value_set=pa.array(list(self.sources))))
         return self.tombstones.apply(filter_time(batch, self.since, self.until))
+
+
+def open_store(config: Config, *, background: bool = True) -> ParquetErrorStore:
+    """The lake of a configuration (``data_root`` and the ``storage`` section)."""
+    return ParquetErrorStore(
+        config.data_root,
+        wal_dir=config.storage.wal_dir,
+        flush_records=config.storage.flush_records,
+        flush_seconds=config.storage.flush_seconds,
+        background=background,
+    )

@@ -87,7 +87,7 @@ def group_table(table: pa.Table) -> list[dict[str, Any]]:
     table = table.filter(pc.is_valid(table["fingerprint"]))
     if table.num_rows == 0:
         return []
-    grouped = table.group_by("fingerprint").aggregate(
+    grouped = table.group_by("fingerprint", use_threads=False).aggregate(
         [
             ("id", "count"),
             ("received_at", "min"),

@@ -128,4 +128,3 @@ def claim_orphans(folder: Path) -> Iterator[ReplayedSegment]:
         with open(path, "rb") as handle:
             payloads, damaged = _read_entries(handle.read())
         yield ReplayedSegment(path, payloads, damaged, fd)
-

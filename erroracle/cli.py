@@ -1,0 +1,258 @@
+"""The ``erroracle`` command: parses arguments and calls the packages; no logic of its own.
+
+Exit status: 0 on success, 1 when the work failed or some input was rejected, 2 on bad usage.
+Errors are one line on stderr: ``erroracle: error: <what and where>``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from erroracle.errors import ErroracleError
+
+__all__ = ["main"]
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.echo(f"erroracle: error: {' '.join(message.split())}", err=True)
+    sys.exit(code)
+
+
+def _json_default(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, default=_json_default, sort_keys=True)
+
+
+class _Context:
+    """Lazily loaded config shared by the commands of one invocation."""
+
+    def __init__(self, config_path: str | None, data_root: str | None) -> None:
+        self.config_path, self.data_root = config_path, data_root
+        self._config = None
+
+    @property
+    def config(self):
+        from erroracle.platform.config import load_config
+
+        if self._config is None:
+            self._config = load_config(self.config_path, data_root=self.data_root)
+        return self._config
+
+    def store(self, background: bool = True):
+        from erroracle.platform.lake import open_store
+
+        return open_store(self.config, background=background)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar="ERRORACLE_CONFIG",
+    help="Config file (default: configs/platform.yaml).",
+)
+@click.option("--data-root", envvar="ERRORACLE_DATA_ROOT", help="Override data_root.")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, data_root: str | None) -> None:
+    """erroracle: learn from software errors, continuously."""
+    ctx.obj = _Context(config_path, data_root)
+
+
+@cli.command()
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--source",
+    type=click.Choice(["app", "stackoverflow", "reddit", "github", "knowledge", "feedback"]),
+    help="Source to record (default: the record's own, or app).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "lines"]),
+    help="jsonl: one JSON record a line; lines: one error a line (default: by suffix).",
+)
+@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1, 100_000))
+@click.pass_obj
+def ingest(obj: _Context, files: tuple[Path, ...], source, fmt, batch_size: int) -> None:
+    """Bulk-load errors into the lake."""
+    from erroracle.client.scrubber import Scrubber
+    from erroracle.platform.ingest import ingest_files
+    from erroracle.platform.prepare import RecordPreparer
+
+    scrub = obj.config.scrub
+    preparer = RecordPreparer(Scrubber(scrub.extra_keys, scrub.extra_patterns))
+
+    def show(summary) -> None:
+        click.echo(
+            f"ingest: {summary.read:,} read, {summary.stored:,} stored, "
+            f"{summary.duplicates:,} duplicates, {summary.rejected:,} rejected",
+            err=True,
+        )
+
+    with obj.store() as store:
+        summary = ingest_files(
+            store,
+            list(files),
+            fmt=fmt,
+            source=source,
+            preparer=preparer,
+            batch_size=batch_size,
+            progress=show,
+        )
+    for problem in summary.problems:
+        click.echo(f"erroracle: rejected: {problem}", err=True)
+    counts = summary.as_dict()
+    click.echo("summary: " + ", ".join(f"{key} {value:,}" for key, value in counts.items()))
+    if summary.rejected:
+        sys.exit(1)
+
+
+def _status(obj: _Context, top: int) -> dict[str, Any]:
+    with obj.store(background=False) as store:
+        by_source = store.counts_by_source()
+        return {
+            "data_root": obj.config.data_root,
+            "lake": {
+                "total": sum(by_source.values()),
+                "by_source": by_source,
+                "quarantined_files": store.quarantined_files(),
+                "replayed_on_open": store.replayed_records,
+            },
+            "groups": store.groups(limit=top),
+        }
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--top", default=10, show_default=True, type=click.IntRange(0, 1000))
+@click.pass_obj
+def status(obj: _Context, as_json: bool, top: int) -> None:
+    """Lake counts by source and the top error groups."""
+    report = _status(obj, top)
+    if as_json:
+        click.echo(_dumps(report))
+        return
+    lake = report["lake"]
+    click.echo(f"data root   {report['data_root']}")
+    click.echo(f"records     {lake['total']:,}")
+    for source, count in lake["by_source"].items():
+        click.echo(f"  {source:<14}{count:>12,}")
+    if lake["quarantined_files"]:
+        click.echo(f"quarantined {lake['quarantined_files']} damaged file(s)")
+    if report["groups"]:
+        click.echo("top groups")
+    for group in report["groups"]:
+        message = (group["message"] or "").replace("\n", " ")[:60]
+        click.echo(
+            f"  {group['count']:>8,}  {group['fingerprint'][:12]}  "
+            f"{group['error_type'] or '-'}: {message}"
+        )
+
+
+@cli.command()
+@click.option("--id", "ids", multiple=True, help="Record id (repeatable).")
+@click.option("--fingerprint", help="Delete a whole error group.")
+@click.pass_obj
+def delete(obj: _Context, ids: tuple[str, ...], fingerprint: str | None) -> None:
+    """Right to delete: gone from every later read and training round."""
+    if not ids and not fingerprint:
+        _fail("delete needs --id or --fingerprint", code=2)
+    with obj.store(background=False) as store:
+        removed = store.delete(ids=list(ids), fingerprint=fingerprint)
+    click.echo(f"deleted {removed:,} record(s)")
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Inspect the configuration."""
+
+
+@config_group.command("show")
+@click.pass_obj
+def config_show(obj: _Context) -> None:
+    """Print the effective configuration as YAML."""
+    import yaml
+
+    click.echo(yaml.safe_dump(obj.config.model_dump(mode="json"), sort_keys=False), nl=False)
+
+
+@cli.command("fingerprint")
+@click.argument("file", required=False, type=click.File("r", encoding="utf-8", errors="replace"))
+@click.option(
+    "--jsonl",
+    is_flag=True,
+    help="Input is JSON records (message, error_type, stack_trace) rather than one message a line.",
+)
+def fingerprint_command(file, jsonl: bool) -> None:
+    """One JSON line out per input line: fingerprint, template, error_type."""
+    from erroracle.platform.prepare import describe_error
+
+    stream = file or click.get_text_stream("stdin")
+    bad = 0
+    for number, line in enumerate(stream, start=1):
+        text = line.rstrip("\r\n")
+        try:
+            click.echo(_dumps(describe_error(text, jsonl=jsonl)))
+        except ErroracleError as exc:
+            bad += 1
+            click.echo(_dumps({"line": number, "error": str(exc)}))
+            click.echo(f"erroracle: error: line {number}: {exc}", err=True)
+    if bad:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--address", help="Join this Ray cluster instead of starting one.")
+@click.pass_obj
+def up(obj: _Context, address: str | None) -> None:
+    """Start Ray, read the lake through Ray Data and print where everything is."""
+    import ray
+
+    ray.init(
+        address=address or obj.config.ray.address,
+        num_cpus=obj.config.ray.num_cpus,
+        include_dashboard=False,
+        log_to_driver=False,
+    )
+    try:
+        with obj.store(background=False) as store:
+            rows = store.to_dataset().count()
+        report = _status(obj, top=5)
+        click.echo(f"ray         {ray.get_runtime_context().gcs_address}")
+        click.echo(f"data root   {report['data_root']}")
+        click.echo(f"lake        {rows:,} records read through Ray Data")
+        for source, count in report["lake"]["by_source"].items():
+            click.echo(f"  {source:<14}{count:>12,}")
+    finally:
+        ray.shutdown()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: every failure ends as one line on stderr and a non-zero status."""
+    try:
+        cli.main(args=argv, prog_name="erroracle", standalone_mode=False)
+    except click.exceptions.Abort:
+        _fail("aborted", code=130)
+    except click.UsageError as exc:
+        where = f" ({exc.ctx.command_path})" if exc.ctx else ""
+        _fail(f"{exc.format_message()}{where}", code=2)
+    except click.ClickException as exc:
+        _fail(exc.format_message(), code=exc.exit_code or 1)
+    except ErroracleError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        _fail("interrupted", code=130)

@@ -1,0 +1,82 @@
+"""Turn raw input into a stored record: scrub, parse the trace, fingerprint. Used by every ingest
+path (HTTP, the ``ingest`` command, crawlers) so a record is treated the same wherever it enters."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from erroracle.client.scrubber import Scrubber
+from erroracle.errors import ValidationError
+from erroracle.platform.fingerprint import fingerprint_parts
+from erroracle.platform.records import ErrorRecord, parse_record
+from erroracle.platform.traces import parse_trace
+
+__all__ = ["RecordPreparer", "describe_error"]
+
+_TEXT_FIELDS = ("message", "stack_trace", "title", "body", "solution", "url", "source_id")
+
+
+class RecordPreparer:
+    """Scrub a record's text, fill type/message/frames from its trace, and fingerprint it.
+
+    Args:
+        scrubber: the configured scrubber (built-in rules plus the config's extras).
+    """
+
+    def __init__(self, scrubber: Scrubber | None = None) -> None:
+        self.scrubber = scrubber or Scrubber()
+
+    def __call__(self, data: Mapping[str, Any] | ErrorRecord) -> ErrorRecord:
+        raw = data.model_dump() if isinstance(data, ErrorRecord) else dict(data)
+        for name in _TEXT_FIELDS:
+            if isinstance(raw.get(name), str):
+                raw[name] = self.scrubber.text(raw[name])
+        record = parse_record(raw)
+        updates: dict[str, Any] = {}
+        trace_text = record.stack_trace or (record.message if "\n" in record.message else "")
+        if trace_text:
+            parsed = parse_trace(trace_text)
+            if parsed.language is not None:
+                if not record.frames:
+                    updates["frames"] = parsed.frames
+                if not record.error_type:
+                    updates["error_type"] = parsed.error_type
+                if record.message in ("", trace_text):
+                    updates["message"] = parsed.message
+        elif not record.error_type and record.message:
+            parsed = parse_trace(record.message)
+            if parsed.error_type:
+                updates["error_type"], updates["message"] = parsed.error_type, parsed.message
+        if updates:
+            record = record.model_copy(update=updates)
+        if not record.fingerprint:
+            frames = [frame.model_dump() for frame in record.frames]
+            digest, _ = fingerprint_parts(record.message, record.error_type, frames)
+            record = record.model_copy(update={"fingerprint": digest})
+        return record
+
+
+def describe_error(line: str, *, jsonl: bool = False, preparer: RecordPreparer | None = None):
+    """Fingerprint, template and error type of one input line, exactly as ingest would store it.
+
+    Raises:
+        ValidationError: when ``jsonl`` is set and the line is not a JSON object of the schema.
+    """
+    if jsonl:
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValidationError(f"not valid JSON ({exc.msg} at column {exc.colno})") from exc
+        if not isinstance(data, dict):
+            raise ValidationError(f"expected a JSON object, got {type(data).__name__}")
+        unknown = sorted(set(data) - {"message", "error_type", "stack_trace"})
+        if unknown:
+            raise ValidationError("unknown field", field=unknown[0])
+    else:
+        data = {"message": line}
+    record = (preparer or RecordPreparer())(data)
+    frames = [frame.model_dump() for frame in record.frames]
+    digest, masked = fingerprint_parts(record.message, record.error_type, frames)
+    return {"fingerprint": digest, "template": masked, "error_type": record.error_type}

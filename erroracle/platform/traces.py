@@ -1,0 +1,314 @@
+"""Parse stack traces of Python, JVM, JavaScript/Node, Go and .NET into type, message and frames.
+
+:func:`parse_trace` never raises: text that is not a trace comes back unchanged as the message,
+with no frames. The error a trace is about is the exception that reached the top: the last one of
+a chained Python traceback, the first line of a JVM or .NET trace (its causes are kept in
+``causes``), the panic of a Go program.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from erroracle.platform.records import Frame
+
+__all__ = ["ParsedTrace", "parse_trace", "split_error_line"]
+
+
+@dataclass
+class ParsedTrace:
+    """What a trace says: its language, the error type and message, frames innermost last."""
+
+    language: str | None
+    error_type: str | None
+    message: str
+    frames: list[Frame] = field(default_factory=list)
+    causes: list[tuple[str, str]] = field(default_factory=list)
+
+
+_ERROR_LINE = re.compile(
+    r"^(?P<type>(?:[A-Za-z_$][\w$]*[.:]{1,2})*[A-Za-z_$][\w$]*"
+    r"(?:Error|Exception|Exit|Interrupt|Warning|Fault|Failure|Exceeded|Timeout)|Error)"
+    r"(?: \[(?P<code>[A-Z_]+)\])?(?::[ \t]*(?P<message>.*))?$",
+    re.S,
+)
+_TRACE_ERROR_LINE = re.compile(
+    r"^(?P<type>(?:[A-Za-z_$][\w$]*[.:]{1,2})*[A-Za-z_$][\w$]*)"
+    r"(?: \[(?P<code>[A-Z_]+)\])?(?::[ \t]*(?P<message>.*))?$",
+    re.S,
+)
+_NODE_SYSCALL = re.compile(r"^\w+ (E[A-Z]{3,})\b")
+_LIBRARY_PATH = re.compile(
+    r"(site-packages|dist-packages|/lib/python\d|<frozen |node_modules|^node:|"
+    r"^internal/|/usr/lib/|/usr/local/lib/|\\Microsoft\.NET\\|/go/pkg/mod/|/usr/local/go/src/)"
+)
+_JVM_LIBRARY = re.compile(
+    r"^(java|javax|jdk|sun|com\.sun|kotlin|scala|org\.springframework|"
+    r"org\.apache|org\.hibernate|io\.netty|reactor)\."
+)
+_DOTNET_LIBRARY = re.compile(r"^(System|Microsoft)\.")
+
+
+def split_error_line(line: str, *, in_trace: bool = False) -> tuple[str | None, str]:
+    """``"KeyError: 'user'"`` -> ``("KeyError", "'user'")``; other text -> ``(None, text)``.
+
+    Free text must name a conventional error class (``...Error``, ``...Exception``); the line
+    that closes a trace (``in_trace``) may name any class, such as ``UserNotFound``.
+    """
+    pattern = _TRACE_ERROR_LINE if in_trace else _ERROR_LINE
+    match = pattern.match(line.strip())
+    if not match:
+        return None, line
+    error_type, message = match.group("type"), (match.group("message") or "").strip()
+    code = match.group("code")
+    syscall = _NODE_SYSCALL.match(message) if error_type == "Error" else None
+    if code:
+        error_type = code
+    elif syscall:
+        error_type = syscall.group(1)
+    return error_type, message
+
+
+def _python_module(path: str) -> str | None:
+    for marker in ("site-packages/", "dist-packages/"):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+            break
+    else:
+        path = path.rsplit("/", 2)[-2:] and "/".join(path.rsplit("/", 2)[-2:])
+    if not path.endswith(".py"):
+        return None
+    return path[:-3].replace("/", ".").replace("\\", ".").removesuffix(".__init__")
+
+
+# -- Python --------------------------------------------------------------------------------------
+
+_PY_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<func>.+))?$')
+_PY_CHAIN = re.compile(r"^(During handling of the above exception|The above exception was)")
+
+
+def _parse_python(lines: list[str]) -> ParsedTrace:
+    blocks: list[tuple[list[Frame], list[str]]] = [([], [])]
+    in_frames = False
+    for raw in lines:
+        line = re.sub(r"^\s*[|+]\s?", "", raw) if raw.lstrip().startswith(("|", "+")) else raw
+        if _PY_CHAIN.match(line.strip()):
+            blocks.append(([], []))
+            continue
+        if (
+            line.startswith("Traceback (most recent call last)")
+            or "Exception Group Traceback" in line
+        ):
+            in_frames = True
+            continue
+        frame = _PY_FRAME.match(line)
+        if frame:
+            path = frame.group("file")
+            blocks[-1][0].append(
+                Frame(
+                    file=path,
+                    function=frame.group("func"),
+                    line=int(frame.group("line")),
+                    module=_python_module(path),
+                    in_app=not _LIBRARY_PATH.search(path),
+                )
+            )
+            in_frames = True
+            continue
+        if in_frames and (
+            line.startswith("    ") or not line.strip() or set(line.strip()) <= set("^~ ")
+        ):
+            continue  # source lines and caret markers under a frame
+        in_frames = False
+        blocks[-1][1].append(line)
+    frames, tail = next(((f, t) for f, t in reversed(blocks) if t), blocks[-1])
+    causes = [split_error_line("\n".join(t).strip(), in_trace=True) for _, t in blocks[:-1] if t]
+    error_type, message = split_error_line("\n".join(tail).strip(), in_trace=True)
+    return ParsedTrace("python", error_type, message, frames, [c for c in causes if c[0]])
+
+
+# -- JVM and .NET --------------------------------------------------------------------------------
+
+_JVM_FRAME = re.compile(r"^\s*at (?P<func>[\w$.<>/]+)\((?P<where>[^)]*)\)")
+_DOTNET_FRAME = re.compile(
+    r"^\s*at (?P<func>[^(]+)\((?P<args>[^)]*)\)(?: in (?P<file>.+):line (?P<line>\d+))?"
+)
+_JVM_HEADER = re.compile(
+    r'^(?:Exception in thread "[^"]*" |Caused by: |Suppressed: |\s*---> '
+    r"|Unhandled [Ee]xception\.? )"
+)
+
+
+def _jvm_frame(match: re.Match[str]) -> Frame:
+    function, where = match.group("func"), match.group("where")
+    file, _, line = where.partition(":")
+    module = function.rsplit(".", 1)[0] if "." in function else None
+    return Frame(
+        file=file or None,
+        function=function.rsplit(".", 1)[-1],
+        line=int(line) if line.isdigit() else None,
+        module=module,
+        in_app=not (module and _JVM_LIBRARY.match(module)),
+    )
+
+
+def _dotnet_frame(match: re.Match[str]) -> Frame:
+    function = match.group("func").strip()
+    module = function.rsplit(".", 1)[0] if "." in function else None
+    return Frame(
+        file=match.group("file"),
+        function=function.rsplit(".", 1)[-1],
+        line=int(match.group("line")) if match.group("line") else None,
+        module=module,
+        in_app=not (module and _DOTNET_LIBRARY.match(module)),
+    )
+
+
+def _parse_exception_chain(lines: list[str], language: str) -> ParsedTrace:
+    frame_re, make = (
+        (_JVM_FRAME, _jvm_frame) if language == "jvm" else (_DOTNET_FRAME, _dotnet_frame)
+    )
+    headers: list[tuple[str | None, str]] = []
+    first_frames: list[Frame] = []
+    for line in lines:
+        match = frame_re.match(line)
+        if match:
+            if len(headers) <= 1:
+                first_frames.append(make(match))
+            continue
+        stripped = line.strip()
+        if not stripped or re.match(r"^\.\.\. \d+ (more|common frames omitted)", stripped):
+            continue
+        if stripped.startswith("--- End of"):
+            continue
+        header = _JVM_HEADER.sub("", line).strip()
+        error_type, message = split_error_line(header, in_trace=not headers or header != stripped)
+        if error_type:
+            headers.append((error_type, message))
+        elif headers:
+            headers[-1] = (headers[-1][0], (headers[-1][1] + "\n" + stripped).strip())
+    error_type, message = headers[0]
+    first_frames.reverse()  # innermost last, like Python
+    return ParsedTrace(language, error_type, message, first_frames, headers[1:])
+
+
+# -- JavaScript / Node ---------------------------------------------------------------------------
+
+_JS_FRAME = re.compile(r"^\s+at (?:(?P<func>.+?) \()?(?P<file>[^()\s]+?):(?P<line>\d+):\d+\)?$")
+
+
+def _parse_js(lines: list[str]) -> ParsedTrace:
+    frames, head = [], []
+    for line in lines:
+        match = _JS_FRAME.match(line)
+        if match:
+            path = match.group("file")
+            frames.append(
+                Frame(
+                    file=path,
+                    function=match.group("func") or "<anonymous>",
+                    line=int(match.group("line")),
+                    module=re.sub(r"\.[cm]?[jt]sx?$", "", path.rsplit("/", 1)[-1]),
+                    in_app=not _LIBRARY_PATH.search(path),
+                )
+            )
+        elif not frames:
+            head.append(line)
+    text = "\n".join(head).strip()
+    error_line = next((h for h in head if _ERROR_LINE.match(h.strip())), text)
+    error_type, message = split_error_line(error_line)
+    frames.reverse()  # innermost last, like Python
+    return ParsedTrace("javascript", error_type, message, frames)
+
+
+# -- Go ------------------------------------------------------------------------------------------
+
+_GO_FILE = re.compile(r"^\s+(?P<file>\S+\.go):(?P<line>\d+)")
+
+
+def _parse_go(lines: list[str]) -> ParsedTrace:
+    first = lines[0]
+    kind, _, message = first.partition(": ")
+    error_type = kind
+    if message.startswith("runtime error: "):
+        error_type, message = "runtime.Error", message[len("runtime error: ") :]
+    frames: list[Frame] = []
+    function: str | None = None
+    for line in lines[1:]:
+        file_match = _GO_FILE.match(line)
+        if file_match and function:
+            path = file_match.group("file")
+            module, _, name = function.rpartition(".")
+            frames.append(
+                Frame(
+                    file=path,
+                    function=name,
+                    line=int(file_match.group("line")),
+                    module=module or None,
+                    in_app=not _LIBRARY_PATH.search(path) and not module.startswith("runtime"),
+                )
+            )
+            function = None
+        elif re.match(r"^[\w./*()-]+\(.*\)$", line.strip()) and not line.startswith("goroutine"):
+            function = re.sub(r"\(.*\)$", "", line.strip())
+    frames.reverse()
+    return ParsedTrace("go", error_type, message.strip(), frames)
+
+
+# -- dispatch ------------------------------------------------------------------------------------
+
+
+def _language(lines: list[str]) -> str | None:
+    text = "\n".join(lines)
+    if (
+        "Traceback (most recent call last)" in text
+        or _PY_FRAME.search(text)
+        and re.search(r'^\s*File "', text, re.M)
+    ):
+        return "python"
+    if re.match(r"^(panic|fatal error): ", lines[0]) and "goroutine " in text:
+        return "go"
+    if (
+        re.search(r"^\s*at .+ in .+:line \d+\s*$", text, re.M)
+        or "--- End of inner exception" in text
+    ):
+        return "dotnet"
+    if re.search(
+        r"^\s*at [\w$.<>/]+\([\w$.-]+\.(java|kt|scala|groovy|clj):\d+\)", text, re.M
+    ) or re.search(r"^\s*at [\w$.<>/]+\((Native Method|Unknown Source)\)", text, re.M):
+        return "jvm"
+    if re.search(r"^\s+at (?:.+ \()?[^()\s]+:\d+:\d+\)?$", text, re.M):
+        return "javascript"
+    if re.search(r"^\s+at [\w.<>`]+\([^)]*\)\s*$", text, re.M) and _ERROR_LINE.match(
+        lines[0].strip()
+    ):
+        return "dotnet"
+    return None
+
+
+_PARSERS = {
+    "python": _parse_python,
+    "go": _parse_go,
+    "javascript": _parse_js,
+    "jvm": lambda lines: _parse_exception_chain(lines, "jvm"),
+    "dotnet": lambda lines: _parse_exception_chain(lines, "dotnet"),
+}
+
+
+def parse_trace(text: str) -> ParsedTrace:
+    """Parse ``text`` as a stack trace; anything else comes back unchanged as the message."""
+    if not text or not text.strip():
+        return ParsedTrace(None, None, text or "")
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").strip("\n").split("\n")
+    language = _language(lines)
+    if language is None:
+        error_type, message = split_error_line(text.strip()) if len(lines) == 1 else (None, text)
+        return ParsedTrace(None, error_type, message if error_type else text)
+    try:
+        parsed = _PARSERS[language](lines)
+    except (IndexError, ValueError):
+        return ParsedTrace(None, None, text)
+    if parsed.error_type is None and not parsed.frames:
+        return ParsedTrace(None, None, text)
+    return parsed
