@@ -34,9 +34,18 @@ def make_records(count: int, start: int, rng: random.Random) -> list[dict]:
             "error_type": rng.choice(["PricingError", "KeyError", "TimeoutError"]),
             "message": f"no price for sku SKU-{rng.randint(1, 10**6)} in region eu-west-1",
             "stack_trace": TRACE.format(line=rng.randint(1, 400), sku=rng.randint(1, 10**6)),
-            "frames": [{"file": "/srv/app/pricing.py", "function": "quote", "line": 88,
-                        "module": "pricing", "in_app": True}],
-            "service": "checkout", "environment": "production", "host": f"web-{i % 8}",
+            "frames": [
+                {
+                    "file": "/srv/app/pricing.py",
+                    "function": "quote",
+                    "line": 88,
+                    "module": "pricing",
+                    "in_app": True,
+                }
+            ],
+            "service": "checkout",
+            "environment": "production",
+            "host": f"web-{i % 8}",
             "fingerprint": f"{rng.randint(0, 200):032x}",
         }
         for i in range(count)
@@ -51,8 +60,10 @@ def measure(batch_size: int, seconds: float) -> dict:
         latencies, total, n = [], 0, 0
         started = time.perf_counter()
         while time.perf_counter() - started < seconds:
-            batch = [dict(r, id=f"b{batch_size}-{n}-{j}") for j, r in
-                     enumerate(pool[(n * batch_size) % len(pool):][:batch_size])]
+            batch = [
+                dict(r, id=f"b{batch_size}-{n}-{j}")
+                for j, r in enumerate(pool[(n * batch_size) % len(pool) :][:batch_size])
+            ]
             t0 = time.perf_counter()
             total += store.append(batch).accepted
             latencies.append((time.perf_counter() - t0) * 1000)
@@ -81,8 +92,10 @@ def main() -> None:
     rows = [measure(size, args.seconds) for size in (1, 100, 1000)]
     print(f"{'batch':>6} {'records/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
     for row in rows:
-        print(f"{row['batch_size']:>6} {row['records_per_s']:>10,} {row['append_p50_ms']:>8} "
-              f"{row['append_p99_ms']:>8}")
+        print(
+            f"{row['batch_size']:>6} {row['records_per_s']:>10,} {row['append_p50_ms']:>8} "
+            f"{row['append_p99_ms']:>8}"
+        )
     write("lake_append", {"target_records_per_s_batch_100": 20_000, "results": rows})
 
 
