@@ -27,7 +27,10 @@ MAX_TEMPLATE_CHARS = 2_000
 
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*"
 _WEEKDAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*"
-_TLDS = r"(?:com|net|org|io|edu|gov|mil|int|info|biz|local|internal|lan|dev|app|cloud|ai|co|us|uk|de|fr|cn|jp|ru|br|in|nl|eu)"
+_TLDS = (
+    r"(?:com|net|org|io|edu|gov|mil|int|info|biz|local|internal|lan|dev|app|cloud|ai|co|us|uk"
+    r"|de|fr|cn|jp|ru|br|in|nl|eu)"
+)
 
 # Each mask runs only when the line holds one of its trigger characters (one set test per mask):
 # most lines skip most masks. A trigger may fire needlessly, never wrongly.

@@ -54,7 +54,7 @@ def _merge_once(shapes: set[tuple[str, ...]], min_variants: int) -> dict[tuple, 
                 continue
             if all(
                 a == b or (b == WILDCARD and (a in words or _is_wild(a)))
-                for a, b in zip(shape, general)
+                for a, b in zip(shape, general, strict=True)
             ) and (position is None or shape != general):
                 merged[shape] = general
     return merged
