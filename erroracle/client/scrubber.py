@@ -131,13 +131,13 @@ _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     (re.compile(r"\b(?i:(bearer))\s+([A-Za-z0-9._~+/-]{8,}=*)"), _bearer),
     (re.compile(r"\b(?i:(basic))\s+([A-Za-z0-9+/]{8,}={0,2})(?![A-Za-z0-9+/=])"), _basic),
     (
-        re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@\"'<>]+:)[^\s@/\"'<>]+(?=@)"),
+        re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@\"'<>]*:)[^\s@/\"'<>]+(?=@)"),
         _keep_name("password"),
     ),
     (
         re.compile(
             rf"(\b(?i:{_SECRET_WORDS})\b[\"']?\s*[:=]\s*[\"']?)"
-            r"(?!\[Filtered:)[^\s\"',;&}<>]{3,}"
+            r"(?!\[Filtered:|\*{3,})[^\s\"',;&}<>]{3,}"
         ),
         _named_secret,
     ),

@@ -88,40 +88,56 @@ _PY_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (
 _PY_CHAIN = re.compile(r"^(During handling of the above exception|The above exception was)")
 
 
+def _dedent_to(lines: list[str], marker: str) -> list[str]:
+    """Strip the indentation of the line holding ``marker`` (a trace quoted in a code block)."""
+    indent = next((line[: line.index(marker)] for line in lines if marker in line), "")
+    if not indent.strip() == "" or not indent:
+        return lines
+    return [line[len(indent) :] if line.startswith(indent) else line for line in lines]
+
+
+def _python_frame(match: re.Match[str]) -> Frame:
+    path = match.group("file")
+    return Frame(
+        file=path,
+        function=match.group("func"),
+        line=int(match.group("line")),
+        module=_python_module(path),
+        in_app=not _LIBRARY_PATH.search(path),
+    )
+
+
 def _parse_python(lines: list[str]) -> ParsedTrace:
     blocks: list[tuple[list[Frame], list[str]]] = [([], [])]
-    in_frames = False
-    for raw in lines:
+    in_frames = closed = False
+    lines = _dedent_to(lines, "Traceback (most recent call last)")
+    for index, raw in enumerate(lines):
         line = re.sub(r"^\s*[|+]\s?", "", raw) if raw.lstrip().startswith(("|", "+")) else raw
         if _PY_CHAIN.match(line.strip()):
             blocks.append(([], []))
+            in_frames = closed = False
             continue
-        if (
-            line.startswith("Traceback (most recent call last)")
-            or "Exception Group Traceback" in line
-        ):
-            in_frames = True
+        if line.startswith("Traceback (most recent call last)") or "Exception Group" in line:
+            in_frames, closed = True, False
             continue
         frame = _PY_FRAME.match(line)
         if frame:
-            path = frame.group("file")
-            blocks[-1][0].append(
-                Frame(
-                    file=path,
-                    function=frame.group("func"),
-                    line=int(frame.group("line")),
-                    module=_python_module(path),
-                    in_app=not _LIBRARY_PATH.search(path),
-                )
-            )
+            blocks[-1][0].append(_python_frame(frame))
             in_frames = True
             continue
+        followed_by_frame = index + 1 < len(lines) and _PY_FRAME.match(lines[index + 1])
         if in_frames and (
-            line.startswith("    ") or not line.strip() or set(line.strip()) <= set("^~ ")
+            line.startswith("    ")
+            or followed_by_frame
+            or not line.strip()
+            or set(line.strip()) <= set("^~ ")
         ):
             continue  # source lines and caret markers under a frame
         in_frames = False
-        blocks[-1][1].append(line)
+        if not line.strip() and blocks[-1][1]:
+            closed = True  # the exception's message ends at the first blank line
+        if not closed:
+            blocks[-1][1].append(line)
     frames, tail = next(((f, t) for f, t in reversed(blocks) if t), blocks[-1])
     causes = [split_error_line("\n".join(t).strip(), in_trace=True) for _, t in blocks[:-1] if t]
     error_type, message = split_error_line("\n".join(tail).strip(), in_trace=True)
@@ -135,7 +151,7 @@ _DOTNET_FRAME = re.compile(
     r"^\s*at (?P<func>[^(]+)\((?P<args>[^)]*)\)(?: in (?P<file>.+):line (?P<line>\d+))?"
 )
 _JVM_HEADER = re.compile(
-    r'^(?:Exception in thread "[^"]*" |Caused by: |Suppressed: |\s*---> '
+    r'^\s*(?:Exception in thread "[^"]*" |Caused by: |Suppressed: |---> '
     r"|Unhandled [Ee]xception\.? )"
 )
 
