@@ -91,7 +91,7 @@ _PY_CHAIN = re.compile(r"^(During handling of the above exception|The above exce
 def _dedent_to(lines: list[str], marker: str) -> list[str]:
     """Strip the indentation of the line holding ``marker`` (a trace quoted in a code block)."""
     indent = next((line[: line.index(marker)] for line in lines if marker in line), "")
-    if not indent.strip() == "" or not indent:
+    if indent.strip() or not indent:
         return lines
     return [line[len(indent) :] if line.startswith(indent) else line for line in lines]
 
