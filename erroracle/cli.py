@@ -55,6 +55,15 @@ class _Context:
         return open_store(self.config, background=background)
 
 
+def _preparer(obj: _Context):
+    """The record preparer with the config's extra scrubbing rules."""
+    from erroracle.client.scrubber import Scrubber
+    from erroracle.platform.prepare import RecordPreparer
+
+    scrub = obj.config.scrub
+    return RecordPreparer(Scrubber(scrub.extra_keys, scrub.extra_patterns))
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
@@ -89,12 +98,9 @@ def cli(ctx: click.Context, config_path: str | None, data_root: str | None) -> N
 @click.pass_obj
 def ingest(obj: _Context, files: tuple[Path, ...], source, fmt, batch_size: int) -> None:
     """Bulk-load errors into the lake."""
-    from erroracle.client.scrubber import Scrubber
     from erroracle.platform.ingest import ingest_files
-    from erroracle.platform.prepare import RecordPreparer
 
-    scrub = obj.config.scrub
-    preparer = RecordPreparer(Scrubber(scrub.extra_keys, scrub.extra_patterns))
+    preparer = _preparer(obj)
 
     def show(summary) -> None:
         click.echo(
@@ -219,8 +225,11 @@ def fingerprint_command(file, jsonl: bool) -> None:
 @click.option("--address", help="Join this Ray cluster instead of starting one.")
 @click.pass_obj
 def up(obj: _Context, address: str | None) -> None:
-    """Start Ray, read the lake through Ray Data and print where everything is."""
+    """Start Ray, seed the knowledge base on first start, read the lake through Ray Data, and
+    print where everything is."""
     import ray
+
+    from erroracle.knowledge import seed_lake
 
     ray.init(
         address=address or obj.config.ray.address,
@@ -230,7 +239,11 @@ def up(obj: _Context, address: str | None) -> None:
     )
     try:
         with obj.store(background=False) as store:
+            seeded = seed_lake(store, _preparer(obj))
+            store.flush()
             rows = store.to_dataset().count()
+        if seeded:
+            click.echo(f"knowledge   {seeded:,} known errors loaded (first start)")
         report = _status(obj, top=5)
         click.echo(f"ray         {ray.get_runtime_context().gcs_address}")
         click.echo(f"data root   {report['data_root']}")

@@ -109,3 +109,15 @@ def test_ingest_killed_midway_then_rerun_stores_each_line_once(tmp_path, cli_env
     assert result.returncode == 0, result.stderr
     assert "duplicates 0," not in result.stdout  # the rerun found lines the first run stored
     assert json.loads(run(cli_env, "status", "--json").stdout)["lake"]["total"] == 100_000
+
+
+@pytest.mark.ray
+def test_up_seeds_the_knowledge_base_once_and_reads_the_lake_through_ray(cli_env):
+    first = run(cli_env, "up")
+    assert first.returncode == 0, first.stderr
+    assert "known errors loaded (first start)" in first.stdout
+    assert "records read through Ray Data" in first.stdout
+    second = run(cli_env, "up")
+    assert "first start" not in second.stdout
+    report = json.loads(run(cli_env, "status", "--json").stdout)
+    assert report["lake"]["by_source"]["knowledge"] >= 300
