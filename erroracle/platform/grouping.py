@@ -36,26 +36,28 @@ def _merge_once(shapes: set[tuple[str, ...]], min_variants: int) -> dict[tuple, 
     variants: dict[tuple, set[str]] = defaultdict(set)
     for shape in shapes:
         constant = sum(1 for token in shape if not _is_wild(token))
-        if constant < MIN_CONSTANT_TOKENS + 1:
+        if constant <= MIN_CONSTANT_TOKENS:
             continue
         # The first word names the event ("tickTime set to <*>"); only later words may vary.
         for position, token in enumerate(shape[1:], start=1):
             if not _is_wild(token):
                 variants[shape[:position] + (WILDCARD,) + shape[position + 1 :]].add(token)
     merged: dict[tuple, tuple] = {}
-    # Generalise at the leftmost qualifying position first; a later pass takes the next one.
+    # The position with the most variants generalises first; a later pass takes the next one.
     for general in sorted(variants, key=lambda g: (-len(variants[g]), g)):
         words = variants[general]
         if len(words) < min_variants:
             continue
-        position = general.index(WILDCARD) if general.count(WILDCARD) == 1 else None
         for shape in shapes:
             if shape in merged or len(shape) != len(general):
                 continue
-            if all(
-                a == b or (b == WILDCARD and (a in words or _is_wild(a)))
-                for a, b in zip(shape, general, strict=True)
-            ) and (position is None or shape != general):
+            if (
+                all(
+                    a == b or (b == WILDCARD and (a in words or _is_wild(a)))
+                    for a, b in zip(shape, general, strict=True)
+                )
+                and shape != general
+            ):
                 merged[shape] = general
     return merged
 

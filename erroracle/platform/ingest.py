@@ -6,17 +6,16 @@ an ingest that was killed and is run again stores each line exactly once.
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from erroracle.errors import ValidationError
 from erroracle.platform.prepare import RecordPreparer
-from erroracle.platform.records import ErrorRecord
+from erroracle.platform.records import ErrorRecord, parse_json_object
 from erroracle.platform.store import ErrorStore
 
 __all__ = ["IngestSummary", "detect_format", "ingest_files"]
@@ -57,12 +56,7 @@ def _line_id(path: Path, number: int, text: str) -> str:
 def _parse_line(path: Path, number: int, text: str, fmt: Format, source: str | None) -> dict:
     if fmt == "lines":
         return {"message": text, "source": source or "app", "id": _line_id(path, number, text)}
-    try:
-        data: Any = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValidationError(f"not valid JSON ({exc.msg} at column {exc.colno})") from exc
-    if not isinstance(data, dict):
-        raise ValidationError(f"expected a JSON object, got {type(data).__name__}")
+    data = parse_json_object(text)
     data.setdefault("id", _line_id(path, number, text))
     if source is not None:
         data["source"] = source

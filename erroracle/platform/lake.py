@@ -24,7 +24,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,7 +36,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pydantic
 
-from erroracle.errors import StorageError
+from erroracle.errors import StorageError, ValidationError
 from erroracle.platform import wal
 from erroracle.platform.config import Config
 from erroracle.platform.records import ARROW_SCHEMA, ErrorRecord, records_to_table
@@ -58,14 +58,6 @@ _BATCH = pydantic.TypeAdapter(list[ErrorRecord])
 _TOMBSTONE_COLUMNS = ["id", "fingerprint", "received_at"]
 # Temporary files older than this belong to a writer that died mid-write.
 _STALE_TMP_SECONDS = 3600
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class ParquetErrorStore(ErrorStore):
@@ -275,29 +267,36 @@ class ParquetErrorStore(ErrorStore):
         self._stored_ids.update(seen)
         return len(fresh)
 
+    def _put(self, folder: str, name: str, write: Callable[[Any], None]) -> str:
+        """Write one file so that readers see all of it or nothing.
+
+        Local disk: a hidden temporary name, fsync, rename, fsync of the folder. Object stores:
+        one PUT of the final name, which is atomic there.
+        """
+        final = f"{folder}/{name}"
+        try:
+            if not self._local:
+                with self._fs.open_output_stream(final) as out:
+                    write(out)
+                return final
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            tmp = Path(folder) / f".{name}.{uuid.uuid4().hex[:8]}.tmp"
+            with open(tmp, "wb") as handle:
+                write(handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, final)
+            wal.fsync_dir(Path(folder))
+        except (pa.ArrowException, OSError) as exc:
+            raise StorageError(f"cannot write {final}: {exc}") from exc
+        return final
+
     def _write_file(self, folder: str, table: pa.Table, name: str | None = None) -> str:
         if name is None:
             self._file_seq += 1
             stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
             name = f"part-{stamp}-{self._writer}-{self._file_seq:06d}.parquet"
-        final = f"{folder}/{name}"
-        try:
-            if not self._local:
-                # One PUT of a uniquely named object is atomic on object stores.
-                with self._fs.open_output_stream(final) as out:
-                    pq.write_table(table, out, compression="zstd")
-                return final
-            Path(folder).mkdir(parents=True, exist_ok=True)
-            tmp = Path(folder) / f".{name}.{uuid.uuid4().hex[:8]}.tmp"
-            with open(tmp, "wb") as handle:
-                pq.write_table(table, handle, compression="zstd")
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, final)
-            _fsync_dir(Path(folder))
-        except (pa.ArrowException, OSError) as exc:
-            raise StorageError(f"cannot write {final}: {exc}") from exc
-        return final
+        return self._put(folder, name, lambda out: pq.write_table(table, out, compression="zstd"))
 
     def _flush_forever(self) -> None:
         while not self._stop.is_set():
@@ -347,22 +346,12 @@ class ParquetErrorStore(ErrorStore):
         entry = {"ids": list(ids), "fingerprint": fingerprint, "deleted_at": now.isoformat()}
         name = f"{now.strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:8]}.json"
         data = json.dumps(entry).encode()
-        if self._local:
-            tmp = Path(self._deletes) / f".{name}.tmp"
-            with open(tmp, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, Path(self._deletes) / name)
-            _fsync_dir(Path(self._deletes))
-        else:
-            with self._fs.open_output_stream(f"{self._deletes}/{name}") as out:
-                out.write(data)
+        self._put(self._deletes, name, lambda out: out.write(data))
 
     def delete(self, *, ids: Sequence[str] = (), fingerprint: str | None = None) -> int:
         """Erase records by id or fingerprint: a tombstone first, then the files are rewritten."""
         if not ids and fingerprint is None:
-            raise ValueError("delete needs ids or a fingerprint")
+            raise ValidationError("delete needs ids or a fingerprint")
         self._write_tombstone(ids, fingerprint)
         self.flush()
         tombstones = self._load_tombstones()

@@ -3,14 +3,13 @@ path (HTTP, the ``ingest`` command, crawlers) so a record is treated the same wh
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from erroracle.client.scrubber import Scrubber
 from erroracle.errors import ValidationError
 from erroracle.platform.fingerprint import fingerprint_parts
-from erroracle.platform.records import ErrorRecord, parse_record
+from erroracle.platform.records import ErrorRecord, parse_json_object, parse_record
 from erroracle.platform.traces import parse_trace
 
 __all__ = ["RecordPreparer", "describe_error"]
@@ -65,12 +64,7 @@ def describe_error(line: str, *, jsonl: bool = False, preparer: RecordPreparer |
         ValidationError: when ``jsonl`` is set and the line is not a JSON object of the schema.
     """
     if jsonl:
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValidationError(f"not valid JSON ({exc.msg} at column {exc.colno})") from exc
-        if not isinstance(data, dict):
-            raise ValidationError(f"expected a JSON object, got {type(data).__name__}")
+        data = parse_json_object(line)
         unknown = sorted(set(data) - {"message", "error_type", "stack_trace"})
         if unknown:
             raise ValidationError("unknown field", field=unknown[0])

@@ -8,6 +8,7 @@ names of truncated fields are listed in ``truncated`` so nothing is lost silentl
 
 from __future__ import annotations
 
+import json
 import types
 import typing
 import uuid
@@ -28,6 +29,7 @@ __all__ = [
     "ErrorRecord",
     "Frame",
     "new_id",
+    "parse_json_object",
     "parse_record",
     "records_to_table",
     "truncate_text",
@@ -180,6 +182,17 @@ def _format_error(exc: pydantic.ValidationError) -> ValidationError:
     if more:
         message += f" (and {more} more problem{'s' if more > 1 else ''})"
     return ValidationError(message, field=field)
+
+
+def parse_json_object(text: str) -> dict[str, Any]:
+    """Decode one JSON object (a JSON Lines line or a request body) with a precise error."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValidationError(f"not valid JSON ({exc.msg} at column {exc.colno})") from exc
+    if not isinstance(data, dict):
+        raise ValidationError(f"expected a JSON object, got {type(data).__name__}")
+    return data
 
 
 def parse_record(data: Mapping[str, Any] | ErrorRecord) -> ErrorRecord:

@@ -71,15 +71,17 @@ def split_error_line(line: str, *, in_trace: bool = False) -> tuple[str | None, 
 
 
 def _python_module(path: str) -> str | None:
+    """``.../site-packages/flask/app.py`` -> ``flask.app``; an app file -> its last two parts."""
+    path = path.replace("\\", "/")
     for marker in ("site-packages/", "dist-packages/"):
         if marker in path:
             path = path.split(marker, 1)[1]
             break
     else:
-        path = path.rsplit("/", 2)[-2:] and "/".join(path.rsplit("/", 2)[-2:])
+        path = "/".join(path.rsplit("/", 2)[-2:])
     if not path.endswith(".py"):
         return None
-    return path[:-3].replace("/", ".").replace("\\", ".").removesuffix(".__init__")
+    return path[:-3].replace("/", ".").removesuffix(".__init__")
 
 
 # -- Python --------------------------------------------------------------------------------------

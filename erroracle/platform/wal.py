@@ -19,14 +19,15 @@ from pathlib import Path
 
 from erroracle.errors import StorageError
 
-__all__ = ["ReplayedSegment", "Segment", "claim_orphans"]
+__all__ = ["ReplayedSegment", "Segment", "claim_orphans", "fsync_dir"]
 
 _HEADER = struct.Struct("<II")
 MAX_ENTRY_BYTES = 1 << 30
 SUFFIX = ".wal"
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a rename or unlink inside ``path`` durable."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -44,7 +45,7 @@ class Segment:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
             raise StorageError(f"cannot open write-ahead log {path}: {exc.strerror}") from exc
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
         self.entries = 0
 
     def append(self, payload: bytes) -> None:
@@ -67,7 +68,7 @@ class Segment:
         """Delete the segment once everything in it is safely in Parquet."""
         self.close()
         self.path.unlink(missing_ok=True)
-        _fsync_dir(self.path.parent)
+        fsync_dir(self.path.parent)
 
 
 @dataclass
@@ -86,7 +87,7 @@ class ReplayedSegment:
             os.replace(self.path, quarantine / self.path.name)
         else:
             self.path.unlink(missing_ok=True)
-        _fsync_dir(self.path.parent)
+        fsync_dir(self.path.parent)
         os.close(self.fd)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -81,7 +82,7 @@ def test_groups_count_first_and_last_seen(store):
     store.flush()
     groups = {g["fingerprint"]: g for g in store.groups()}
     assert groups["fp0"]["count"] == 3  # r0, r3, r6
-    assert groups["fp0"]["first_seen"] == now.replace(microsecond=now.microsecond)
+    assert groups["fp0"]["first_seen"] == now
     assert groups["fp0"]["last_seen"] == now + timedelta(seconds=6)
     assert store.groups(limit=1)[0]["fingerprint"] == "fp0"
 
@@ -96,6 +97,14 @@ def test_delete_by_id_and_by_fingerprint(store):
 
 
 # -- Parquet only --------------------------------------------------------------------------
+
+
+def test_delete_needs_ids_or_a_fingerprint(data_root):
+    with (
+        ParquetErrorStore(str(data_root), background=False) as lake,
+        pytest.raises(ValidationError, match="ids or a fingerprint"),
+    ):
+        lake.delete()
 
 
 def test_delete_erases_the_rows_from_the_files(data_root):
@@ -140,7 +149,7 @@ def test_background_flusher_makes_records_visible(data_root):
         reader = ParquetErrorStore(str(data_root), background=False)
         deadline = datetime.now() + timedelta(seconds=10)
         while reader.read_table().num_rows == 0 and datetime.now() < deadline:
-            pass
+            time.sleep(0.05)
         assert reader.read_table().num_rows == 1
         reader.close()
 
