@@ -40,9 +40,13 @@ class Segment:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        # Lock under a name replay never looks at, then rename: a segment is locked from the
+        # moment it is visible, so a replayer can never mistake a new one for an orphan.
+        hidden = path.with_name(f".{path.name}.new")
         try:
-            self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            self._fd = os.open(hidden, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.rename(hidden, path)
         except OSError as exc:
             raise StorageError(f"cannot open write-ahead log {path}: {exc.strerror}") from exc
         fsync_dir(path.parent)
@@ -105,6 +109,20 @@ def _read_entries(data: bytes) -> tuple[list[bytes], bool]:
     return payloads, False
 
 
+def _remove_if_unlocked(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        path.unlink(missing_ok=True)
+    except BlockingIOError:
+        pass  # its writer is alive and about to rename it
+    finally:
+        os.close(fd)
+
+
 def claim_orphans(folder: Path) -> Iterator[ReplayedSegment]:
     """Yield the segments in ``folder`` whose writers are gone, each locked while in hand.
 
@@ -113,6 +131,8 @@ def claim_orphans(folder: Path) -> Iterator[ReplayedSegment]:
     """
     if not folder.is_dir():
         return
+    for leftover in folder.glob(f".*{SUFFIX}.new"):
+        _remove_if_unlocked(leftover)  # a writer died before its segment held any entry
     for path in sorted(folder.glob(f"*{SUFFIX}")):
         try:
             fd = os.open(path, os.O_RDONLY)
