@@ -109,18 +109,22 @@ def _read_entries(data: bytes) -> tuple[list[bytes], bool]:
     return payloads, False
 
 
-def _remove_if_unlocked(path: Path) -> None:
+def _lock_abandoned(path: Path) -> int | None:
+    """An fd holding the lock of ``path`` when its writer is gone; None while it lives (or the
+    file has meanwhile been replayed and removed by another process)."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
-        return
+        return None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        path.unlink(missing_ok=True)
     except BlockingIOError:
-        pass  # its writer is alive and about to rename it
-    finally:
         os.close(fd)
+        return None
+    if not path.exists():
+        os.close(fd)
+        return None
+    return fd
 
 
 def claim_orphans(folder: Path) -> Iterator[ReplayedSegment]:
@@ -132,19 +136,13 @@ def claim_orphans(folder: Path) -> Iterator[ReplayedSegment]:
     if not folder.is_dir():
         return
     for leftover in folder.glob(f".*{SUFFIX}.new"):
-        _remove_if_unlocked(leftover)  # a writer died before its segment held any entry
+        fd = _lock_abandoned(leftover)  # a writer that died before its segment held an entry
+        if fd is not None:
+            leftover.unlink(missing_ok=True)
+            os.close(fd)
     for path in sorted(folder.glob(f"*{SUFFIX}")):
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except FileNotFoundError:
-            continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            continue
-        if not path.exists():  # replayed and removed by another process meanwhile
-            os.close(fd)
+        fd = _lock_abandoned(path)
+        if fd is None:
             continue
         with open(path, "rb") as handle:
             payloads, damaged = _read_entries(handle.read())
