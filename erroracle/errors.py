@@ -11,13 +11,16 @@ aiohttp, github, prawcore, yaml, pydantic) are translated with ``raise ... from 
     │   ├── SourceUnavailable  network failure or 5xx after retries
     │   └── SourceAuthError    credentials missing or refused
     ├── StorageError           the lake could not be read or written
-    │   └── CorruptDataError   a log or Parquet file is damaged (it is moved aside)
-    └── ModelNotReady          no model is registered or loadable yet
+    │   ├── CorruptDataError   a log or Parquet file is damaged (it is moved aside)
+    │   └── CheckpointError    a model directory is missing, damaged or not safetensors
+    ├── ModelNotReady          no model is registered or loadable yet
+    └── TrainingError          a training or tuning run failed after its retries
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "CheckpointError",
     "ConfigError",
     "CorruptDataError",
     "ErroracleError",
@@ -27,6 +30,7 @@ __all__ = [
     "SourceError",
     "SourceUnavailable",
     "StorageError",
+    "TrainingError",
     "ValidationError",
 ]
 
@@ -80,5 +84,13 @@ class CorruptDataError(StorageError):
     """A write-ahead log or Parquet file is damaged."""
 
 
+class CheckpointError(StorageError):
+    """A model or training checkpoint is missing, damaged or not safetensors (pickles refused)."""
+
+
 class ModelNotReady(ErroracleError):
     """No model is registered or loadable yet."""
+
+
+class TrainingError(ErroracleError):
+    """A training or tuning run failed, after the retries its FailureConfig allows."""

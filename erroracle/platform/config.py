@@ -146,6 +146,8 @@ class ModelConfig(_Section):
 
 
 class TrainConfig(_Section):
+    """One training round. The hyperparameters that Tune searches are marked in platform.yaml."""
+
     workers: int = Field(1, ge=1)
     use_gpu: bool = False
     batch_size: int = Field(32, ge=1)
@@ -155,6 +157,14 @@ class TrainConfig(_Section):
     warmup_steps: int = Field(30, ge=0)
     decay: Literal["cosine", "exponential"] = "cosine"
     grad_clip: float = Field(1.0, gt=0)
+    dropout: float = Field(0.1, ge=0, lt=1)
+    category_weight: float = Field(1.0, ge=0)
+    severity_weight: float = Field(0.5, ge=0)
+    retrieval_weight: float = Field(1.0, ge=0)
+    temperature: float = Field(0.05, gt=0)
+    trainable_layers: int | None = Field(2, ge=0)
+    log_every: int = Field(10, ge=1)
+    use_tuned: bool = True
     checkpoint_every: int = Field(100, ge=1)
     max_failures: int = Field(2, ge=0)
     validation_fraction: float = Field(0.2, gt=0, lt=1)
@@ -166,7 +176,7 @@ class TrainConfig(_Section):
 class TuneConfig(_Section):
     trials: int = Field(4, ge=1)
     max_steps: int = Field(100, ge=1)
-    space_file: str = "configs/tune.yaml"
+    space_file: str | None = None
 
 
 class LoopConfig(_Section):

@@ -38,6 +38,7 @@ import pydantic
 
 from erroracle.errors import StorageError, ValidationError
 from erroracle.platform import wal
+from erroracle.platform.atomic import put_file
 from erroracle.platform.config import Config
 from erroracle.platform.records import ARROW_SCHEMA, ErrorRecord, records_to_table
 from erroracle.platform.store import (
@@ -268,28 +269,7 @@ class ParquetErrorStore(ErrorStore):
         return len(fresh)
 
     def _put(self, folder: str, name: str, write: Callable[[Any], None]) -> str:
-        """Write one file so that readers see all of it or nothing.
-
-        Local disk: a hidden temporary name, fsync, rename, fsync of the folder. Object stores:
-        one PUT of the final name, which is atomic there.
-        """
-        final = f"{folder}/{name}"
-        try:
-            if not self._local:
-                with self._fs.open_output_stream(final) as out:
-                    write(out)
-                return final
-            Path(folder).mkdir(parents=True, exist_ok=True)
-            tmp = Path(folder) / f".{name}.{uuid.uuid4().hex[:8]}.tmp"
-            with open(tmp, "wb") as handle:
-                write(handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, final)
-            wal.fsync_dir(Path(folder))
-        except (pa.ArrowException, OSError) as exc:
-            raise StorageError(f"cannot write {final}: {exc}") from exc
-        return final
+        return put_file(self._fs, f"{folder}/{name}", write)
 
     def _write_file(self, folder: str, table: pa.Table, name: str | None = None) -> str:
         if name is None:

@@ -1,0 +1,188 @@
+"""The training data pipeline on Ray Data: lake → capped groups → labelled examples → tokens.
+
+Deleted records never arrive (the lake's reader drops them). Each fingerprint contributes at most
+``train.max_per_fingerprint`` records, so one noisy error cannot dominate a round; the split is by
+fingerprint, so the same error never sits on both sides. Tokens are cut at ``model.max_length`` in
+``map_batches`` and padded per batch by :class:`Collator` (dynamic padding: a batch of short errors
+costs what short errors cost).
+
+Example:
+    >>> data = build_datasets(store, config, taxonomy)  # doctest: +SKIP
+    >>> data.train.count(), data.lineage["records"]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import torch
+from ray.data.collate_fn import ArrowBatchCollateFn
+
+from erroracle.errors import ValidationError
+from erroracle.learners.examples import COLUMNS, Labeler, cap_group, to_examples
+from erroracle.learners.model import LabelSpace, base_encoder_path
+from erroracle.platform.config import Config
+from erroracle.platform.store import ErrorStore
+from erroracle.platform.taxonomy import Taxonomy
+
+if TYPE_CHECKING:
+    import ray.data
+
+__all__ = ["LEARNING_SOURCES", "Collator", "TrainingData", "build_datasets"]
+
+# Feedback records are corrections of other records, not examples of their own.
+LEARNING_SOURCES = ("app", "stackoverflow", "reddit", "github", "knowledge")
+
+
+@dataclass
+class TrainingData:
+    """The two splits (materialised Ray Datasets), the label space and where the data came from."""
+
+    train: ray.data.Dataset
+    validation: ray.data.Dataset
+    labels: LabelSpace
+    lineage: dict[str, Any] = field(default_factory=dict)
+
+    def validation_table(self) -> pa.Table:
+        """The validation examples on the driver, for evaluation."""
+        import ray
+
+        tables = ray.get(self.validation.to_arrow_refs())
+        return pa.concat_tables(tables) if tables else pa.table({})
+
+
+def _capper(cap: int, seed: int):
+    def cap_fingerprint(group: pa.Table) -> pa.Table:
+        return cap_group(group, cap, seed)
+
+    return cap_fingerprint
+
+
+def _labeller(labeler: Labeler, fraction: float, seed: int):
+    def label(batch: pa.Table) -> pa.Table:
+        return to_examples(batch, labeler, validation_fraction=fraction, seed=seed)
+
+    return label
+
+
+class _Tokenize:
+    """Ray Data actor: loads the tokenizer once, adds ``input_ids`` and ``solution_ids``."""
+
+    def __init__(self, tokenizer_path: str, max_length: int) -> None:
+        from transformers import AutoTokenizer
+
+        self.tokenizer = AutoTokenizer.from_pretrained(tokenizer_path)
+        self.max_length = max_length
+
+    def _ids(self, texts: list[str]) -> pa.Array:
+        encoded = self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
+        return pa.array(
+            [ids if text else [] for ids, text in zip(encoded, texts, strict=True)],
+            type=pa.list_(pa.int32()),
+        )
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        batch = batch.append_column("input_ids", self._ids(batch["error_text"].to_pylist()))
+        return batch.append_column("solution_ids", self._ids(batch["solution_text"].to_pylist()))
+
+
+def _split(flag: bool):
+    def keep(batch: pa.Table) -> pa.Table:
+        return batch.filter(pc.equal(batch["validation"], flag))
+
+    return keep
+
+
+def build_datasets(
+    store: ErrorStore, config: Config, taxonomy: Taxonomy, *, until: datetime | None = None
+) -> TrainingData:
+    """Read the lake and build the tokenised, materialised train and validation datasets."""
+    counts = store.counts_by_source()
+    if not any(counts.get(source) for source in LEARNING_SOURCES):
+        raise ValidationError("the lake has no records to learn from", field="data_root")
+    labeler = Labeler.from_feedback(taxonomy, store.read_table(sources=["feedback"]))
+    train_cfg = config.train
+    examples = (
+        store.to_dataset(sources=LEARNING_SOURCES, until=until)
+        .select_columns(COLUMNS)
+        .groupby("fingerprint")
+        .map_groups(_capper(train_cfg.max_per_fingerprint, train_cfg.seed), batch_format="pyarrow")
+        .map_batches(
+            _labeller(labeler, train_cfg.validation_fraction, train_cfg.seed),
+            batch_format="pyarrow",
+        )
+        .map_batches(
+            _Tokenize,
+            fn_constructor_args=(base_encoder_path(config.model.base), config.model.max_length),
+            batch_format="pyarrow",
+            concurrency=1,
+        )
+        .materialize()
+    )
+    train = examples.map_batches(_split(False), batch_format="pyarrow").materialize()
+    validation = examples.map_batches(_split(True), batch_format="pyarrow").materialize()
+    return TrainingData(train, validation, labeler.space, _lineage(examples, until))
+
+
+def _lineage(examples: ray.data.Dataset, until: datetime | None) -> dict[str, Any]:
+    import ray
+
+    columns = examples.select_columns(["source", "received_at", "validation"])
+    tables = ray.get(columns.to_arrow_refs())
+    table = pa.concat_tables(tables)
+    per_source = table.group_by("source").aggregate([("source", "count")]).to_pylist()
+    newest = pc.max(table["received_at"]).as_py() if table.num_rows else None
+    return {
+        "records": table.num_rows,
+        "validation_records": int(pc.sum(table["validation"]).as_py() or 0),
+        "records_per_source": {row["source"]: row["source_count"] for row in per_source},
+        "newest_record": newest.isoformat() if newest else None,
+        "until": until.isoformat() if until else None,
+    }
+
+
+class Collator(ArrowBatchCollateFn):
+    """Pads a batch to its longest sequence and stacks ``[errors; their distinct solutions]``.
+
+    One forward pass over that stack gives the head logits (first rows) and the solution
+    embeddings for the contrastive loss. A solution text that repeats within the batch is kept
+    once, so two errors with the same fix are never each other's negatives.
+    """
+
+    def __init__(self, pad_id: int) -> None:
+        self.pad_id = pad_id
+
+    def __call__(self, batch: pa.Table) -> dict[str, torch.Tensor]:
+        errors = batch["input_ids"].to_pylist()
+        solutions = batch["solution_ids"].to_pylist()
+        texts = batch["solution_text"].to_pylist()
+        seen: set[str] = set()
+        solved: list[int] = []
+        for row, (ids, text) in enumerate(zip(solutions, texts, strict=True)):
+            if ids and text not in seen:
+                seen.add(text)
+                solved.append(row)
+        sequences = errors + [solutions[row] for row in solved]
+        width = max(len(ids) for ids in sequences)
+        input_ids = torch.full((len(sequences), width), self.pad_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(sequences), width), dtype=torch.long)
+        for row, ids in enumerate(sequences):
+            input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+            attention_mask[row, : len(ids)] = 1
+
+        def column(name: str, dtype: torch.dtype) -> torch.Tensor:
+            return torch.tensor(batch[name].to_pylist(), dtype=dtype)
+
+        return {
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
+            "category": column("category", torch.long),
+            "category_weight": column("category_weight", torch.float32),
+            "severity": column("severity", torch.long),
+            "severity_weight": column("severity_weight", torch.float32),
+            "solution_rows": torch.tensor(solved, dtype=torch.long),
+        }

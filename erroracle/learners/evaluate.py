@@ -1,0 +1,125 @@
+"""Held-out evaluation and the promotion rule.
+
+Headline metrics: category macro-F1 and accuracy, severity accuracy, and fix retrieval recall@5
+and MRR@10, where each validation error is searched against the pool of all distinct validation
+solutions. Candidate and champion are always measured on the same examples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import torch
+
+from erroracle.learners.model import ErrorModel
+
+__all__ = [
+    "HEADLINE_METRICS",
+    "Decision",
+    "classification_metrics",
+    "decide_promotion",
+    "evaluate_model",
+    "retrieval_metrics",
+]
+
+HEADLINE_METRICS = (
+    "category_macro_f1", "category_accuracy", "severity_accuracy", "recall_at_5", "mrr_at_10",
+)
+
+
+def classification_metrics(predicted: Sequence[int], gold: Sequence[int]) -> dict[str, float]:
+    """Accuracy and macro-F1 over the classes that occur in either the gold or the predictions."""
+    predicted_arr, gold_arr = np.asarray(predicted), np.asarray(gold)
+    if gold_arr.size == 0:
+        return {}
+    f1s = []
+    for label in np.union1d(predicted_arr, gold_arr):
+        true_pos = np.sum((predicted_arr == label) & (gold_arr == label))
+        denominator = np.sum(predicted_arr == label) + np.sum(gold_arr == label)
+        f1s.append(2 * true_pos / denominator if denominator else 0.0)
+    return {
+        "accuracy": float(np.mean(predicted_arr == gold_arr)),
+        "macro_f1": float(np.mean(f1s)),
+    }
+
+
+def retrieval_metrics(
+    error_embeddings: torch.Tensor, solution_embeddings: torch.Tensor, targets: Sequence[int]
+) -> dict[str, float]:
+    """recall@5 and MRR@10 of each error's own solution (index ``targets[i]``) in the pool."""
+    if not len(targets):
+        return {}
+    scores = error_embeddings @ solution_embeddings.T
+    target_scores = scores[torch.arange(len(targets)), torch.tensor(targets)]
+    ranks = (scores > target_scores.unsqueeze(1)).sum(1)  # 0 = ranked first
+    reciprocal = torch.where(ranks < 10, 1.0 / (ranks + 1).float(), torch.zeros(len(targets)))
+    return {
+        "recall_at_5": float((ranks < 5).float().mean()),
+        "mrr_at_10": float(reciprocal.mean()),
+    }
+
+
+def evaluate_model(model: ErrorModel, examples: pa.Table, batch_size: int = 64) -> dict[str, float]:
+    """All headline metrics of ``model`` on validation examples (``learners.examples`` schema).
+
+    A metric without data (no labelled category, no solved error) is left out rather than
+    reported as zero.
+    """
+    rows = examples.select(
+        ["error_text", "solution_text", "category", "severity"]
+    ).to_pylist()
+    metrics: dict[str, float] = {"examples": float(len(rows))}
+    if not rows:
+        return metrics
+    output = model.encode([row["error_text"] for row in rows], batch_size)
+    heads = (("category", output.category_logits), ("severity", output.severity_logits))
+    for head, logits in heads:
+        known = [i for i, row in enumerate(rows) if row[head] >= 0]
+        scores = classification_metrics(
+            logits[known].argmax(-1).tolist(), [rows[i][head] for i in known]
+        )
+        metrics.update({f"{head}_{name}": value for name, value in scores.items()})
+    pool: dict[str, int] = {}
+    paired = [i for i, row in enumerate(rows) if row["solution_text"]]
+    targets = [pool.setdefault(rows[i]["solution_text"], len(pool)) for i in paired]
+    if paired:
+        solutions = model.encode(list(pool), batch_size).embedding
+        metrics.update(retrieval_metrics(output.embedding[paired], solutions, targets))
+        metrics["retrieval_pool"] = float(len(pool))
+    metrics.pop("severity_macro_f1", None)
+    return metrics
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether a candidate replaces the champion, and why, in words."""
+
+    promote: bool
+    reason: str
+
+
+def decide_promotion(
+    candidate: Mapping[str, float], champion: Mapping[str, float] | None, tolerance: float
+) -> Decision:
+    """Promote when no headline metric falls more than ``tolerance`` below the champion's and
+    the candidate is better on average over the metrics both have."""
+    if champion is None:
+        return Decision(True, "no champion yet")
+    shared = [m for m in HEADLINE_METRICS if m in candidate and m in champion]
+    if not shared:
+        return Decision(False, "no headline metric could be measured on the validation data")
+    regressions = [
+        f"{m} {candidate[m]:.4f} < {champion[m]:.4f} - {tolerance}"
+        for m in shared
+        if candidate[m] < champion[m] - tolerance
+    ]
+    if regressions:
+        return Decision(False, "regressed: " + "; ".join(regressions))
+    gain = float(np.mean([candidate[m] - champion[m] for m in shared]))
+    change = f"mean change {gain:+.4f} over {', '.join(shared)}"
+    if gain <= 0:
+        return Decision(False, f"not better: {change}")
+    return Decision(True, f"better: {change}, no regression")

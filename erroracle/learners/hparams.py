@@ -1,0 +1,56 @@
+"""The hyperparameters of a round: the config's ``train`` section, overlaid with the best
+configuration of the last sweep (``state/tuned.json``) unless ``train.use_tuned`` is false."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pyarrow.fs as pafs
+
+from erroracle.errors import StorageError
+from erroracle.platform.atomic import put_file
+from erroracle.platform.config import Config, TrainConfig
+
+__all__ = ["SEARCHABLE", "effective_train_config", "load_tuned", "save_tuned"]
+
+# The keys a sweep may set (configs/tune.yaml names a subset of these).
+SEARCHABLE = (
+    "lr", "warmup_steps", "weight_decay", "batch_size", "dropout", "category_weight",
+    "severity_weight", "retrieval_weight", "temperature", "decay", "trainable_layers",
+)
+_TUNED = "state/tuned.json"
+
+
+def _path(data_root: str) -> tuple[pafs.FileSystem, str]:
+    fs, root = pafs.FileSystem.from_uri(data_root)
+    return fs, f"{root.rstrip('/')}/{_TUNED}"
+
+
+def load_tuned(data_root: str) -> dict[str, Any] | None:
+    """The stored sweep result (``{"hparams", "score", "trials", "tuned_at"}``), if any."""
+    fs, path = _path(data_root)
+    try:
+        with fs.open_input_stream(path) as stream:
+            return json.loads(stream.read())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise StorageError(f"cannot read {path}: {exc}") from exc
+
+
+def save_tuned(data_root: str, result: dict[str, Any]) -> None:
+    fs, path = _path(data_root)
+    fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+    payload = json.dumps(result, indent=2, sort_keys=True).encode()
+    put_file(fs, path, lambda out: out.write(payload))
+
+
+def effective_train_config(config: Config, **overrides: Any) -> TrainConfig:
+    """``config.train`` + tuned values (when enabled) + explicit overrides (e.g. CLI flags)."""
+    values = config.train.model_dump()
+    tuned = load_tuned(config.data_root) if config.train.use_tuned else None
+    if tuned:
+        values.update({k: v for k, v in tuned.get("hparams", {}).items() if k in SEARCHABLE})
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return TrainConfig(**values)

@@ -1,0 +1,125 @@
+"""One training round: data from the lake, Ray Train from the champion, evaluation of candidate
+and champion on the same held-out data, registration, and the promotion decision.
+
+Example:
+    >>> result = run_round(config, store, Registry(config.data_root))  # doctest: +SKIP
+    >>> result.version, result.promoted, result.decision.reason  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from erroracle.errors import TrainingError
+from erroracle.learners.checkpoint import MODEL_DIR
+from erroracle.learners.data import TrainingData, build_datasets
+from erroracle.learners.evaluate import Decision, decide_promotion, evaluate_model
+from erroracle.learners.hparams import effective_train_config
+from erroracle.learners.model import LABELS_FILE, LabelSpace, load_model
+from erroracle.learners.train import build_trainer
+from erroracle.platform.config import Config
+from erroracle.platform.registry import Registry
+from erroracle.platform.store import ErrorStore
+from erroracle.platform.taxonomy import Taxonomy
+
+__all__ = ["RoundResult", "run_round", "runs_path", "starting_point"]
+
+
+@dataclass
+class RoundResult:
+    """What a round produced and decided."""
+
+    version: str
+    parent: str | None
+    candidate: dict[str, float]
+    champion: dict[str, float] | None
+    decision: Decision
+    promoted: bool
+    lineage: dict[str, Any] = field(default_factory=dict)
+    train_seconds: float = 0.0
+    samples_per_s: float = 0.0
+
+
+def runs_path(config: Config) -> str:
+    """Where Ray Train and Tune keep their runs (object storage on a cluster)."""
+    if "://" in config.data_root:
+        return f"{config.data_root.rstrip('/')}/runs"
+    return str(Path(config.data_root, "runs").resolve())
+
+
+def starting_point(registry: Registry, labels: LabelSpace) -> tuple[str | None, Path | None]:
+    """The champion and its folder, if its label space is the current taxonomy's."""
+    champion = registry.champion()
+    if champion is None:
+        return None, None
+    folder = registry.local_path(champion)
+    if LabelSpace.from_json(json.loads((folder / LABELS_FILE).read_text())) != labels:
+        return champion, None  # the taxonomy changed: heads start afresh, lineage still says so
+    return champion, folder
+
+
+def _fit(config: Config, data: TrainingData, init: Path | None, **options: Any):
+    train_cfg = options.pop("train_cfg")
+    name = datetime.now(timezone.utc).strftime("round-%Y%m%dT%H%M%S%f")
+    trainer = build_trainer(
+        config, data, train_cfg, storage_path=runs_path(config), name=name, init_model=init,
+        **options,
+    )
+    from ray.train import TrainingFailedError
+
+    try:
+        result = trainer.fit()
+    except TrainingFailedError as exc:
+        raise TrainingError(f"training failed: {exc}".splitlines()[0]) from exc
+    if result.checkpoint is None:
+        raise TrainingError("training finished without a checkpoint")
+    return name, result
+
+
+def run_round(
+    config: Config, store: ErrorStore, registry: Registry, *, taxonomy: Taxonomy | None = None,
+    promote: bool = True, overrides: dict[str, Any] | None = None,
+    fail_once_at_step: int | None = None,
+) -> RoundResult:
+    """Train a candidate, evaluate it beside the champion, register it, maybe promote it.
+
+    Args:
+        promote: apply the promotion rule; False only records what it would have decided.
+        overrides: hyperparameters that win over config and tuned values (CLI flags).
+        fail_once_at_step: test hook passed to :func:`build_trainer`.
+    """
+    train_cfg = effective_train_config(config, **(overrides or {}))
+    data = build_datasets(store, config, taxonomy or Taxonomy.load())
+    parent, init = starting_point(registry, data.labels)
+    started = time.perf_counter()
+    name, result = _fit(
+        config, data, init, train_cfg=train_cfg, fail_once_at_step=fail_once_at_step
+    )
+    train_seconds = time.perf_counter() - started
+    validation = data.validation_table()
+    with result.checkpoint.as_directory() as folder:
+        model_dir = Path(folder) / MODEL_DIR
+        candidate = evaluate_model(load_model(model_dir), validation)
+        champion = evaluate_model(load_model(init), validation) if init else None
+        decision = decide_promotion(candidate, champion, train_cfg.promote_tolerance)
+        lineage = {**data.lineage, "parent": parent, "run": name}
+        version = registry.register(
+            model_dir, metrics=candidate, train_config=train_cfg.model_dump(), lineage=lineage
+        )
+    promoted = promote and decision.promote
+    if promoted:
+        registry.promote(version, reason=decision.reason)
+    registry.record_decision(
+        version, promoted=promoted, compared_to=parent, champion_metrics=champion,
+        reason=decision.reason if promote else f"promotion not requested; {decision.reason}",
+    )
+    return RoundResult(
+        version=version, parent=parent, candidate=candidate, champion=champion,
+        decision=decision, promoted=promoted, lineage=lineage, train_seconds=train_seconds,
+        samples_per_s=float(result.metrics.get("samples_per_s", 0.0)),
+    )
