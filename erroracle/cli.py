@@ -6,62 +6,17 @@ Errors are one line on stderr: ``erroracle: error: <what and where>``.
 
 from __future__ import annotations
 
-import json
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
+from erroracle._cli_context import Context, dumps, fail, preparer, start_ray
+from erroracle.cli_models import models, train, tune
 from erroracle.errors import ErroracleError
 
 __all__ = ["main"]
-
-
-def _fail(message: str, code: int = 1) -> None:
-    click.echo(f"erroracle: error: {' '.join(message.split())}", err=True)
-    sys.exit(code)
-
-
-def _json_default(value: Any) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, default=_json_default, sort_keys=True)
-
-
-class _Context:
-    """Lazily loaded config shared by the commands of one invocation."""
-
-    def __init__(self, config_path: str | None, data_root: str | None) -> None:
-        self.config_path, self.data_root = config_path, data_root
-        self._config = None
-
-    @property
-    def config(self):
-        from erroracle.platform.config import load_config
-
-        if self._config is None:
-            self._config = load_config(self.config_path, data_root=self.data_root)
-        return self._config
-
-    def store(self, background: bool = True):
-        from erroracle.platform.lake import open_store
-
-        return open_store(self.config, background=background)
-
-
-def _preparer(obj: _Context):
-    """The record preparer with the config's extra scrubbing rules."""
-    from erroracle.client.scrubber import Scrubber
-    from erroracle.platform.prepare import RecordPreparer
-
-    scrub = obj.config.scrub
-    return RecordPreparer(Scrubber(scrub.extra_keys, scrub.extra_patterns))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -76,7 +31,7 @@ def _preparer(obj: _Context):
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, data_root: str | None) -> None:
     """erroracle: learn from software errors, continuously."""
-    ctx.obj = _Context(config_path, data_root)
+    ctx.obj = Context(config_path, data_root)
 
 
 @cli.command()
@@ -96,11 +51,11 @@ def cli(ctx: click.Context, config_path: str | None, data_root: str | None) -> N
 )
 @click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1, 100_000))
 @click.pass_obj
-def ingest(obj: _Context, files: tuple[Path, ...], source, fmt, batch_size: int) -> None:
+def ingest(obj: Context, files: tuple[Path, ...], source, fmt, batch_size: int) -> None:
     """Bulk-load errors into the lake."""
     from erroracle.platform.ingest import ingest_files
 
-    preparer = _preparer(obj)
+    prepare = preparer(obj)
 
     def show(summary) -> None:
         click.echo(
@@ -115,7 +70,7 @@ def ingest(obj: _Context, files: tuple[Path, ...], source, fmt, batch_size: int)
             list(files),
             fmt=fmt,
             source=source,
-            preparer=preparer,
+            preparer=prepare,
             batch_size=batch_size,
             progress=show,
         )
@@ -127,7 +82,7 @@ def ingest(obj: _Context, files: tuple[Path, ...], source, fmt, batch_size: int)
         sys.exit(1)
 
 
-def _status(obj: _Context, top: int) -> dict[str, Any]:
+def _status(obj: Context, top: int) -> dict[str, Any]:
     with obj.store(background=False) as store:
         by_source = store.counts_by_source()
         return {
@@ -146,11 +101,11 @@ def _status(obj: _Context, top: int) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--top", default=10, show_default=True, type=click.IntRange(0, 1000))
 @click.pass_obj
-def status(obj: _Context, as_json: bool, top: int) -> None:
+def status(obj: Context, as_json: bool, top: int) -> None:
     """Lake counts by source and the top error groups."""
     report = _status(obj, top)
     if as_json:
-        click.echo(_dumps(report))
+        click.echo(dumps(report))
         return
     lake = report["lake"]
     click.echo(f"data root   {report['data_root']}")
@@ -173,10 +128,10 @@ def status(obj: _Context, as_json: bool, top: int) -> None:
 @click.option("--id", "ids", multiple=True, help="Record id (repeatable).")
 @click.option("--fingerprint", help="Delete a whole error group.")
 @click.pass_obj
-def delete(obj: _Context, ids: tuple[str, ...], fingerprint: str | None) -> None:
+def delete(obj: Context, ids: tuple[str, ...], fingerprint: str | None) -> None:
     """Right to delete: gone from every later read and training round."""
     if not ids and not fingerprint:
-        _fail("delete needs --id or --fingerprint", code=2)
+        fail("delete needs --id or --fingerprint", code=2)
     with obj.store(background=False) as store:
         removed = store.delete(ids=list(ids), fingerprint=fingerprint)
     click.echo(f"deleted {removed:,} record(s)")
@@ -189,7 +144,7 @@ def config_group() -> None:
 
 @config_group.command("show")
 @click.pass_obj
-def config_show(obj: _Context) -> None:
+def config_show(obj: Context) -> None:
     """Print the effective configuration as YAML."""
     import yaml
 
@@ -212,10 +167,10 @@ def fingerprint_command(file, jsonl: bool) -> None:
     for number, line in enumerate(stream, start=1):
         text = line.rstrip("\r\n")
         try:
-            click.echo(_dumps(describe_error(text, jsonl=jsonl)))
+            click.echo(dumps(describe_error(text, jsonl=jsonl)))
         except ErroracleError as exc:
             bad += 1
-            click.echo(_dumps({"line": number, "error": str(exc)}))
+            click.echo(dumps({"line": number, "error": str(exc)}))
             click.echo(f"erroracle: error: line {number}: {exc}", err=True)
     if bad:
         sys.exit(1)
@@ -224,29 +179,29 @@ def fingerprint_command(file, jsonl: bool) -> None:
 @cli.command()
 @click.option("--address", help="Join this Ray cluster instead of starting one.")
 @click.pass_obj
-def up(obj: _Context, address: str | None) -> None:
-    """Start Ray, seed the knowledge base on first start, read the lake through Ray Data, and
-    print where everything is."""
-    import ray
-
+def up(obj: Context, address: str | None) -> None:
+    """Start Ray, seed the knowledge base and bootstrap a model on first start, read the lake
+    through Ray Data, and print where everything is."""
     from erroracle.knowledge import seed_lake
+    from erroracle.learners.bootstrap import bootstrap
+    from erroracle.platform.registry import Registry
 
-    ray.init(
-        address=address or obj.config.ray.address,
-        num_cpus=obj.config.ray.num_cpus,
-        include_dashboard=False,
-        log_to_driver=False,
-    )
+    ray = start_ray(obj, address, log_to_driver=False)
     try:
+        registry = Registry(obj.config.data_root)
         with obj.store(background=False) as store:
-            seeded = seed_lake(store, _preparer(obj))
+            seeded = seed_lake(store, preparer(obj))
             store.flush()
             rows = store.to_dataset().count()
-        if seeded:
-            click.echo(f"knowledge   {seeded:,} known errors loaded (first start)")
+            if seeded:
+                click.echo(f"knowledge   {seeded:,} known errors loaded (first start)")
+            if registry.champion() is None:
+                click.echo(f"model       {bootstrap(obj.config, store, registry)} bootstrapped "
+                           "from the knowledge base (first start)")
         report = _status(obj, top=5)
         click.echo(f"ray         {ray.get_runtime_context().gcs_address}")
         click.echo(f"data root   {report['data_root']}")
+        click.echo(f"champion    {registry.champion()}")
         click.echo(f"lake        {rows:,} records read through Ray Data")
         for source, count in report["lake"]["by_source"].items():
             click.echo(f"  {source:<14}{count:>12,}")
@@ -254,18 +209,22 @@ def up(obj: _Context, address: str | None) -> None:
         ray.shutdown()
 
 
+for command in (train, tune, models):
+    cli.add_command(command)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: every failure ends as one line on stderr and a non-zero status."""
     try:
         cli.main(args=argv, prog_name="erroracle", standalone_mode=False)
     except click.exceptions.Abort:
-        _fail("aborted", code=130)
+        fail("aborted", code=130)
     except click.UsageError as exc:
         where = f" ({exc.ctx.command_path})" if exc.ctx else ""
-        _fail(f"{exc.format_message()}{where}", code=2)
+        fail(f"{exc.format_message()}{where}", code=2)
     except click.ClickException as exc:
-        _fail(exc.format_message(), code=exc.exit_code or 1)
+        fail(exc.format_message(), code=exc.exit_code or 1)
     except ErroracleError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except KeyboardInterrupt:
-        _fail("interrupted", code=130)
+        fail("interrupted", code=130)

@@ -101,6 +101,8 @@ def build_datasets(
     store: ErrorStore, config: Config, taxonomy: Taxonomy, *, until: datetime | None = None
 ) -> TrainingData:
     """Read the lake and build the tokenised, materialised train and validation datasets."""
+    import ray.data
+
     counts = store.counts_by_source()
     if not any(counts.get(source) for source in LEARNING_SOURCES):
         raise ValidationError("the lake has no records to learn from", field="data_root")
@@ -119,7 +121,7 @@ def build_datasets(
             _Tokenize,
             fn_constructor_args=(base_encoder_path(config.model.base), config.model.max_length),
             batch_format="pyarrow",
-            concurrency=1,
+            compute=ray.data.ActorPoolStrategy(size=1),
         )
         .materialize()
     )

@@ -107,7 +107,10 @@ def run_round(
         candidate = evaluate_model(load_model(model_dir), validation)
         champion = evaluate_model(load_model(init), validation) if init else None
         decision = decide_promotion(candidate, champion, train_cfg.promote_tolerance)
-        lineage = {**data.lineage, "parent": parent, "run": name}
+        lineage = {
+            **data.lineage, "parent": parent, "run": name,
+            "resumed_from_step": result.metrics.get("resumed_from_step", 0),
+        }
         version = registry.register(
             model_dir, metrics=candidate, train_config=train_cfg.model_dump(), lineage=lineage
         )

@@ -120,6 +120,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     rank, world = context.get_world_rank(), context.get_world_size()
     torch.manual_seed(hp.seed + rank)
     model, optimizer_state, step = _initial_model(config)
+    resumed_from = step
     model.dropout.p = hp.dropout
     model.freeze(hp.trainable_layers)
     device = ray.train.torch.get_device()
@@ -168,7 +169,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
                 metrics = {
                     "step": step, "loss": window_loss / window_steps,
                     "samples_per_s": window_samples * world / elapsed,
-                    "lr": scheduler.get_last_lr()[0],
+                    "lr": scheduler.get_last_lr()[0], "resumed_from_step": resumed_from,
                     **_validate(wrapped, validation_shard, collate, device, weights),
                 }
                 with tempfile.TemporaryDirectory() as folder:

@@ -176,6 +176,7 @@ class TrainConfig(_Section):
 class TuneConfig(_Section):
     trials: int = Field(4, ge=1)
     max_steps: int = Field(100, ge=1)
+    max_concurrent: int = Field(1, ge=1)
     space_file: str | None = None
 
 

@@ -1,0 +1,60 @@
+"""Metrics computed by hand on small cases, and the promotion rule."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from erroracle.learners.evaluate import (
+    classification_metrics,
+    decide_promotion,
+    retrieval_metrics,
+)
+
+
+def test_macro_f1_and_accuracy_by_hand():
+    scores = classification_metrics([0, 0, 1, 2], [0, 1, 1, 2])
+    # class 0: p=1/2 r=1 f1=2/3; class 1: p=1 r=1/2 f1=2/3; class 2: f1=1
+    assert scores["accuracy"] == pytest.approx(0.75)
+    assert scores["macro_f1"] == pytest.approx((2 / 3 + 2 / 3 + 1) / 3)
+    assert classification_metrics([], []) == {}
+
+
+def test_retrieval_ranks_by_hand():
+    errors = torch.eye(3)
+    pool = torch.tensor([[1.0, 0, 0], [0, 1.0, 0], [0, 0.9, 0.1]])
+    scores = retrieval_metrics(errors, pool, targets=[0, 2, 1])
+    # error 0 → rank 0; error 1 → its target (row 2, 0.9) is below row 1 → rank 1;
+    # error 2 → target row 1 scores 0 < row 2 (0.1) → rank 1
+    assert scores["recall_at_5"] == 1.0
+    assert scores["mrr_at_10"] == pytest.approx((1 + 0.5 + 0.5) / 3)
+
+
+def test_mrr_counts_only_the_top_ten():
+    errors = torch.tensor([[1.0, 0.0]])
+    pool = torch.cat([torch.tensor([[1.0, 0.0]]).repeat(11, 1), torch.tensor([[0.0, 1.0]])])
+    scores = retrieval_metrics(errors, pool, targets=[11])
+    assert scores == {"recall_at_5": 0.0, "mrr_at_10": 0.0}
+
+
+BASE = {"category_macro_f1": 0.6, "category_accuracy": 0.7, "severity_accuracy": 0.6,
+        "recall_at_5": 0.8, "mrr_at_10": 0.6}
+
+
+def test_promotion_needs_a_gain_and_no_regression_beyond_tolerance():
+    assert decide_promotion(BASE, None, 0.01).promote
+    better = {**BASE, "category_macro_f1": 0.65}
+    assert decide_promotion(better, BASE, 0.01).promote
+    small_dip = {**better, "recall_at_5": 0.795}
+    assert decide_promotion(small_dip, BASE, 0.01).promote
+    big_dip = {**better, "recall_at_5": 0.75}
+    decision = decide_promotion(big_dip, BASE, 0.01)
+    assert not decision.promote and "recall_at_5" in decision.reason
+    same = decide_promotion(dict(BASE), BASE, 0.01)
+    assert not same.promote and same.reason.startswith("not better")
+
+
+def test_metrics_missing_on_one_side_are_not_compared():
+    candidate = {"category_macro_f1": 0.7}
+    assert decide_promotion(candidate, {"category_macro_f1": 0.6, "recall_at_5": 0.9}, 0).promote
+    assert not decide_promotion({}, BASE, 0.01).promote

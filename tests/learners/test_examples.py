@@ -1,0 +1,101 @@
+"""Records become examples: the text, weighted labels by origin, the split by fingerprint, the cap."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from erroracle.learners.examples import (
+    LABEL_WEIGHTS,
+    Labeler,
+    cap_group,
+    error_text,
+    in_validation,
+    to_examples,
+)
+from erroracle.platform.records import parse_record, records_to_table
+from erroracle.platform.taxonomy import Taxonomy
+
+
+@pytest.fixture(scope="module")
+def taxonomy() -> Taxonomy:
+    return Taxonomy.load()
+
+
+def _table(records):
+    return records_to_table([parse_record({"message": "x", **r}).to_row() for r in records])
+
+
+def test_error_text_puts_type_and_message_first_and_adds_frames():
+    text = error_text({
+        "error_type": "KeyError", "message": "'user'", "title": "Login crashes",
+        "frames": [{"module": "app.views", "function": "login"}],
+    })
+    assert text.splitlines() == ["KeyError: 'user'", "Login crashes", "at app.views:login"]
+    assert error_text({"title": "How to fix?", "body": "b" * 1000}).startswith("How to fix?\nbbb")
+    assert len(error_text({"title": "t", "body": "b" * 1000})) < 420
+
+
+def test_split_is_by_fingerprint_and_stable():
+    chosen = [fp for fp in (f"fp{i}" for i in range(2000)) if in_validation(fp, 0.2)]
+    assert 300 < len(chosen) < 500
+    assert chosen == [fp for fp in (f"fp{i}" for i in range(2000)) if in_validation(fp, 0.2)]
+    reseeded = [fp for fp in (f"fp{i}" for i in range(2000)) if in_validation(fp, 0.2, seed=1)]
+    assert reseeded != chosen
+    table = _table([{"id": f"r{i}", "fingerprint": f"g{i % 7}"} for i in range(70)])
+    examples = to_examples(table, Labeler(Taxonomy.load()), validation_fraction=0.5)
+    sides = {}
+    for row in examples.to_pylist():
+        sides.setdefault(row["fingerprint"], set()).add(row["validation"])
+    assert all(len(side) == 1 for side in sides.values())
+
+
+def test_label_precedence_feedback_then_record_then_tags_then_rules(taxonomy):
+    labeler = Labeler(taxonomy, {"fp-fixed": {"category": "database", "severity": "critical"}})
+    by_rule = {"id": "a", "error_type": "ConnectionRefusedError", "message": "refused"}
+    category, weight, _, _ = labeler.label(by_rule)
+    assert taxonomy.categories and category == list(taxonomy.categories).index("network")
+    assert weight == LABEL_WEIGHTS["rule"]
+    given = {**by_rule, "category": "timeout"}
+    assert labeler.label(given)[:2] == (list(taxonomy.categories).index("timeout"), 1.0)
+    corrected = {**given, "fingerprint": "fp-fixed"}
+    category, weight, severity, severity_weight = labeler.label(corrected)
+    assert category == list(taxonomy.categories).index("database") and weight == 1.0
+    assert severity == list(taxonomy.severities).index("critical") and severity_weight == 1.0
+
+
+def test_unknown_labels_are_minus_one_with_zero_weight(taxonomy):
+    assert Labeler(taxonomy).label({"id": "x", "message": "nothing to see"})[:2] == (-1, 0.0)
+
+
+def test_feedback_records_become_corrections_newest_last(taxonomy):
+    feedback = _table([
+        {"id": "f1", "source": "feedback", "source_id": "err-1", "fingerprint": "g1",
+         "message": "", "category": "network", "received_at": "2026-01-01T00:00:00Z"},
+        {"id": "f2", "source": "feedback", "source_id": "err-1", "fingerprint": "g1",
+         "message": "", "category": "database", "received_at": "2026-01-02T00:00:00Z"},
+        {"id": "f3", "source": "feedback", "source_id": "err-2", "message": "", "score": 1},
+    ])
+    labeler = Labeler.from_feedback(taxonomy, feedback)
+    assert labeler.corrections == {"g1": {"category": "database"}, "err-1": {"category": "database"}}
+    record = {"id": "other", "fingerprint": "g1", "error_type": "TimeoutError", "message": "t"}
+    assert labeler.label(record)[0] == list(taxonomy.categories).index("database")
+
+
+def test_cap_keeps_solved_records_first_and_is_deterministic():
+    rows = [{"id": f"r{i}", "solution": "fix" if i in (3, 7) else ""} for i in range(10)]
+    table = _table(rows)
+    capped = cap_group(table, 4)
+    assert capped.num_rows == 4
+    assert {"r3", "r7"} <= set(capped["id"].to_pylist())
+    assert capped["id"].to_pylist() == cap_group(table, 4)["id"].to_pylist()
+    assert cap_group(table, 20).num_rows == 10
+
+
+def test_examples_schema_and_solution_text():
+    table = _table([{"id": "s", "error_type": "ImportError", "solution": "  pip   install x "}])
+    examples = to_examples(table, Labeler(Taxonomy.load()), validation_fraction=0.2)
+    assert examples.num_rows == 1
+    row = examples.to_pylist()[0]
+    assert row["solution_text"] == "pip install x" and row["error_text"].startswith("ImportError")
+    assert isinstance(examples, pa.Table)
