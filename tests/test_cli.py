@@ -117,7 +117,9 @@ def test_up_seeds_the_knowledge_base_once_and_reads_the_lake_through_ray(cli_env
     assert first.returncode == 0, first.stderr
     assert "known errors loaded (first start)" in first.stdout
     assert "records read through Ray Data" in first.stdout
+    assert "bootstrapped from the knowledge base (first start)" in first.stdout
     second = run(cli_env, "up")
     assert "first start" not in second.stdout
+    assert "champion    v0001" in second.stdout
     report = json.loads(run(cli_env, "status", "--json").stdout)
     assert report["lake"]["by_source"]["knowledge"] >= 300

@@ -147,12 +147,21 @@ def _lineage(examples: ray.data.Dataset, until: datetime | None) -> dict[str, An
     }
 
 
-class Collator(ArrowBatchCollateFn):
-    """Pads a batch to its longest sequence and stacks ``[errors; their distinct solutions]``.
+def _padded(sequences: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max((len(ids) for ids in sequences), default=1)
+    input_ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    for row, ids in enumerate(sequences):
+        input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+        attention_mask[row, : len(ids)] = 1
+    return input_ids, attention_mask
 
-    One forward pass over that stack gives the head logits (first rows) and the solution
-    embeddings for the contrastive loss. A solution text that repeats within the batch is kept
-    once, so two errors with the same fix are never each other's negatives.
+
+class Collator(ArrowBatchCollateFn):
+    """Pads the errors, and separately their distinct solutions, to their longest sequence.
+
+    A solution text that repeats within the batch is kept once, so two errors with the same fix
+    are never each other's negatives; ``solution_rows`` says which error each solution belongs to.
     """
 
     def __init__(self, pad_id: int) -> None:
@@ -168,13 +177,8 @@ class Collator(ArrowBatchCollateFn):
             if ids and text not in seen:
                 seen.add(text)
                 solved.append(row)
-        sequences = errors + [solutions[row] for row in solved]
-        width = max(len(ids) for ids in sequences)
-        input_ids = torch.full((len(sequences), width), self.pad_id, dtype=torch.long)
-        attention_mask = torch.zeros((len(sequences), width), dtype=torch.long)
-        for row, ids in enumerate(sequences):
-            input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
-            attention_mask[row, : len(ids)] = 1
+        input_ids, attention_mask = _padded(errors, self.pad_id)
+        solution_ids, solution_mask = _padded([solutions[row] for row in solved], self.pad_id)
 
         def column(name: str, dtype: torch.dtype) -> torch.Tensor:
             return torch.tensor(batch[name].to_pylist(), dtype=dtype)
@@ -182,6 +186,8 @@ class Collator(ArrowBatchCollateFn):
         return {
             "input_ids": input_ids,
             "attention_mask": attention_mask,
+            "solution_input_ids": solution_ids,
+            "solution_attention_mask": solution_mask,
             "category": column("category", torch.long),
             "category_weight": column("category_weight", torch.float32),
             "severity": column("severity", torch.long),

@@ -52,22 +52,25 @@ def contrastive_loss(
 
 
 def total_loss(
-    output, batch: dict[str, torch.Tensor], weights: LossWeights
+    output, solutions: torch.Tensor, batch: dict[str, torch.Tensor], weights: LossWeights
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """The loss of one forward pass over ``[errors; solutions]`` (see ``learners.data.collate``).
+    """The loss of one batch (see ``learners.data.Collator``).
+
+    Args:
+        output: the model's output for the batch's errors.
+        solutions: embeddings of the batch's distinct solutions; row i belongs to the error in
+            row ``batch["solution_rows"][i]``.
 
     Returns the scalar to backpropagate and its parts, for logging.
     """
-    n = batch["category"].shape[0]
     category = masked_cross_entropy(
-        output.category_logits[:n], batch["category"], batch["category_weight"]
+        output.category_logits, batch["category"], batch["category_weight"]
     )
     severity = masked_cross_entropy(
-        output.severity_logits[:n], batch["severity"], batch["severity_weight"]
+        output.severity_logits, batch["severity"], batch["severity_weight"]
     )
-    paired = batch["solution_rows"]
     retrieval = contrastive_loss(
-        output.embedding[:n][paired], output.embedding[n:], weights.temperature
+        output.embedding[batch["solution_rows"]], solutions, weights.temperature
     )
     loss = (
         weights.category * category + weights.severity * severity + weights.retrieval * retrieval

@@ -55,6 +55,15 @@ def _initial_model(config: dict[str, Any]) -> tuple[ErrorModel, dict[str, Any] |
     return model, None, 0
 
 
+def _solution_embeddings(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Solutions are encoded without gradient: the contrastive loss trains the (shared) encoder
+    through the error side only, which saves the backward pass of the longer texts."""
+    if batch["solution_rows"].numel() == 0:
+        return batch["solution_input_ids"].new_zeros((0, 1), dtype=torch.float32)
+    with torch.no_grad():
+        return model(batch["solution_input_ids"], batch["solution_attention_mask"]).embedding
+
+
 def _batches(shard, batch_size: int, collate: Collator, device: torch.device):
     for batch in shard.iter_torch_batches(batch_size=batch_size, collate_fn=collate):
         yield {name: tensor.to(device) for name, tensor in batch.items()}
@@ -74,19 +83,19 @@ def _validate(model, shard, collate, device, weights: LossWeights) -> dict[str, 
     unit = LossWeights(1.0, 1.0, 1.0, weights.temperature)
     sums = [0.0] * 8  # loss, batches, cat ok, cat n, sev ok, sev n, retrieval ok, retrieval n
     for batch in _batches(shard, EVAL_BATCH_SIZE, collate, device):
+        solutions = _solution_embeddings(model, batch)
         output = model(batch["input_ids"], batch["attention_mask"])
-        loss, _ = total_loss(output, batch, unit)
-        n = batch["category"].shape[0]
+        loss, _ = total_loss(output, solutions, batch, unit)
         sums[0] += float(loss)
         sums[1] += 1
         for offset, head in ((2, "category"), (4, "severity")):
             known = batch[head] >= 0
-            logits = getattr(output, f"{head}_logits")[:n]
+            logits = getattr(output, f"{head}_logits")
             sums[offset] += float((logits.argmax(-1)[known] == batch[head][known]).sum())
             sums[offset + 1] += float(known.sum())
         paired = batch["solution_rows"]
         if len(paired) > 1:
-            scores = output.embedding[:n][paired] @ output.embedding[n:].T
+            scores = output.embedding[paired] @ solutions.T
             hits = scores.argmax(-1) == torch.arange(len(paired), device=device)
             sums[6] += float(hits.sum())
             sums[7] += float(len(paired))
@@ -148,8 +157,9 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             empty = False
             _maybe_fail(config, step, rank, world)
             with autocast:
+                solutions = _solution_embeddings(wrapped, batch)
                 output = wrapped(batch["input_ids"], batch["attention_mask"])
-                loss, _ = total_loss(output, batch, weights)
+                loss, _ = total_loss(output, solutions, batch, weights)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), hp.grad_clip)
@@ -219,7 +229,10 @@ def build_trainer(
     return TorchTrainer(
         train_loop_per_worker,
         train_loop_config=loop_config,
-        scaling_config=ScalingConfig(num_workers=train.workers, use_gpu=train.use_gpu),
+        scaling_config=ScalingConfig(
+            num_workers=train.workers, use_gpu=train.use_gpu,
+            resources_per_worker={"CPU": train.cpus_per_worker},
+        ),
         datasets={"train": data.train, "validation": data.validation},
         run_config=RunConfig(
             name=name,

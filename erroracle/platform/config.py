@@ -142,13 +142,14 @@ class ModelConfig(_Section):
     """The encoder: ``base: null`` means the bundled all-MiniLM-L6-v2."""
 
     base: str | None = None
-    max_length: int = Field(128, ge=8, le=4096)
+    max_length: int = Field(64, ge=8, le=4096)
 
 
 class TrainConfig(_Section):
     """One training round. The hyperparameters that Tune searches are marked in platform.yaml."""
 
     workers: int = Field(1, ge=1)
+    cpus_per_worker: int = Field(1, ge=1)
     use_gpu: bool = False
     batch_size: int = Field(32, ge=1)
     max_steps: int = Field(300, ge=1)

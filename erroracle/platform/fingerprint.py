@@ -160,10 +160,12 @@ def fingerprint_parts(
 
 def fingerprint(record: Mapping[str, Any] | Any) -> str:
     """The group key of a record (a mapping or an object with ``message``, ``error_type``,
-    ``frames``)."""
+    ``frames``). A record without a message (a forum question whose error was not extracted) is
+    grouped by its ``title``, so that unrelated questions do not all fall into one group."""
     get = record.get if isinstance(record, Mapping) else lambda name: getattr(record, name, None)
     frames = [
         frame if isinstance(frame, Mapping) else frame.model_dump()
         for frame in (get("frames") or [])
     ]
-    return fingerprint_parts(get("message") or "", get("error_type"), frames)[0]
+    text = get("message") or get("title") or ""
+    return fingerprint_parts(text, get("error_type"), frames)[0]

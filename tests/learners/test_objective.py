@@ -57,7 +57,7 @@ def test_contrastive_loss_prefers_matching_pairs():
 def test_total_loss_uses_only_rows_with_solutions():
     torch.manual_seed(1)
     embedding = F.normalize(torch.randn(5, 8), dim=-1)  # 3 errors, then 2 solutions
-    output = ModelOutput(embedding, torch.randn(5, 4), torch.randn(5, 2))
+    output = ModelOutput(embedding[:3], torch.randn(3, 4), torch.randn(3, 2))
     batch = {
         "category": torch.tensor([1, -1, 3]),
         "category_weight": torch.tensor([1.0, 0.0, 0.5]),
@@ -65,7 +65,7 @@ def test_total_loss_uses_only_rows_with_solutions():
         "severity_weight": torch.zeros(3),
         "solution_rows": torch.tensor([0, 2]),
     }
-    loss, parts = total_loss(output, batch, LossWeights(1.0, 1.0, 2.0, 0.1))
+    loss, parts = total_loss(output, embedding[3:], batch, LossWeights(1.0, 1.0, 2.0, 0.1))
     retrieval = contrastive_loss(embedding[[0, 2]], embedding[3:], 0.1)
     assert parts["severity_loss"] == 0.0
     assert parts["retrieval_loss"] == pytest.approx(float(retrieval))

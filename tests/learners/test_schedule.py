@@ -1,4 +1,4 @@
-"""The learning-rate schedule has exactly the intended shape; weight decay skips biases and norms."""
+"""The learning-rate schedule has exactly the intended shape; no weight decay on biases, norms."""
 
 from __future__ import annotations
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 
 from erroracle.platform import wal
 
@@ -50,7 +52,11 @@ def test_orphans_keep_their_entries_and_a_torn_tail_marks_damage(tmp_path):
 def test_a_writer_that_died_before_renaming_leaves_nothing_behind(tmp_path):
     leftover = tmp_path / f".dead{wal.SUFFIX}.new"
     leftover.write_bytes(b"")
+    fresh = tmp_path / f".starting{wal.SUFFIX}.new"  # a writer between create and lock
+    fresh.write_bytes(b"")
+    old = time.time() - 120
+    os.utime(leftover, (old, old))
     live = wal.Segment(tmp_path / f"live{wal.SUFFIX}")
     assert list(wal.claim_orphans(tmp_path)) == []
-    assert not leftover.exists() and live.path.exists()
+    assert not leftover.exists() and live.path.exists() and fresh.exists()
     live.remove()

@@ -1,0 +1,89 @@
+"""Training on a real local Ray: a round that registers a candidate, a round that survives a
+worker's death, and a two-trial Tune sweep. Tiny batches and few steps keep them to minutes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from erroracle.client.scrubber import Scrubber
+from erroracle.knowledge import seed_lake
+from erroracle.learners.bootstrap import bootstrap
+from erroracle.learners.hparams import effective_train_config, load_tuned
+from erroracle.learners.round import run_round
+from erroracle.learners.tune import run_tune
+from erroracle.platform.config import load_config
+from erroracle.platform.lake import ParquetErrorStore
+from erroracle.platform.prepare import RecordPreparer
+from erroracle.platform.registry import Registry
+
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
+SMALL = {"batch_size": 8, "log_every": 2, "warmup_steps": 1}
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    import ray
+    from ray.data import DataContext
+
+    ray.init(num_cpus=2, log_to_driver=False, configure_logging=False)
+    DataContext.get_current().enable_progress_bars = False
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def lake(ray_local, tmp_path_factory):
+    root = tmp_path_factory.mktemp("learning") / "lake"
+    environ = {f"ERRORACLE_TRAIN__{k.upper()}": str(v) for k, v in SMALL.items()}
+    config = load_config(None, data_root=str(root), environ=environ)
+    store = ParquetErrorStore(config.data_root, background=False)
+    seed_lake(store, RecordPreparer(Scrubber()))
+    store.flush()
+    registry = Registry(config.data_root)
+    bootstrap(config, store, registry)
+    yield config, store, registry
+    store.close()
+
+
+def test_a_round_registers_a_candidate_from_the_champion(lake):
+    config, store, registry = lake
+    result = run_round(
+        config, store, registry, overrides={"max_steps": 6, "checkpoint_every": 3, "workers": 2}
+    )
+    assert result.parent == "v0001" and result.version in registry.versions()
+    info = registry.info(result.version)
+    assert info.lineage["parent"] == "v0001"
+    assert info.lineage["records_per_source"] == {"knowledge": 308}
+    assert info.train_config["workers"] == 2 and info.train_config["max_steps"] == 6
+    assert info.decision["compared_to"] == "v0001" and info.decision["reason"]
+    assert set(result.candidate) >= {"category_macro_f1", "recall_at_5", "mrr_at_10"}
+    assert result.champion is not None and result.champion["examples"] == result.candidate[
+        "examples"]
+    assert registry.champion() == (result.version if result.promoted else "v0001")
+
+
+def test_a_worker_that_dies_mid_run_resumes_from_the_last_checkpoint(lake):
+    config, store, registry = lake
+    result = run_round(
+        config, store, registry, promote=False,
+        overrides={"max_steps": 8, "checkpoint_every": 4, "workers": 2},
+        fail_once_at_step=6,
+    )
+    run = Path(config.data_root, "runs", result.lineage["run"])
+    assert (run / ".failed-once").read_text() == "6"  # the worker really died
+    assert result.lineage["resumed_from_step"] == 4  # and the new group started at step 4
+    assert registry.info(result.version).decision["promoted"] is False
+
+
+def test_a_two_trial_sweep_saves_the_best_configuration(lake):
+    config, store, _ = lake
+    summary = run_tune(config, store, trials=2, max_steps=4)
+    assert len(summary.trials) == 2
+    tuned = load_tuned(config.data_root)
+    assert tuned["hparams"] == summary.best and tuned["trials"] == 2
+    assert summary.best_score == max(t["val_score"] for t in summary.trials if t["val_score"])
+    effective = effective_train_config(config)
+    assert effective.lr == summary.best["lr"] and effective.dropout == summary.best["dropout"]
+    assert effective_train_config(config, lr=1e-3).lr == 1e-3  # explicit flags still win
