@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _lakes import build_lake  # noqa: E402
 from _report import write  # noqa: E402
-from _so_sample import build_lake  # noqa: E402
 
 SHOWN = ("category_macro_f1", "category_accuracy", "severity_accuracy", "recall_at_5",
          "mrr_at_10", "examples")

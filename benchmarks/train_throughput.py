@@ -1,10 +1,11 @@
 """Training throughput on this machine with the real length distribution of a lake.
 
-The lake: the bundled knowledge base plus the Stack Overflow sample in ../shared/data (real
-questions and answers; long texts, every one with a solution, so every example is encoded twice).
-Measures samples/s of Ray Train rounds with 1 worker (2 CPUs) and 2 workers (1 CPU each), and the
-wall time of a whole round (data pipeline, training, evaluation of candidate and champion,
-registration) over 10,000 records, one pass.
+Two real lakes from ../shared/data, each with the bundled knowledge base: "community" (the Stack
+Overflow sample: long questions, every one with an answer, so every example is encoded twice) and
+"app" (Loghub log lines as app errors: short, no solution). Measures samples/s of Ray Train rounds
+with 1 worker (2 CPUs) and 2 workers (1 CPU each), and the wall time of a whole round (data
+pipeline, training, evaluation of candidate and champion, registration) over 10,000 community
+records, one pass over the training split.
 
 Usage: python benchmarks/train_throughput.py [--steps 30] [--skip-round]
 """
@@ -20,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _lakes import build_lake  # noqa: E402
 from _report import write  # noqa: E402
-from _so_sample import build_lake  # noqa: E402
 
 
 def _round(root: Path, overrides: dict) -> dict:
@@ -31,7 +32,7 @@ def _round(root: Path, overrides: dict) -> dict:
     from erroracle.platform.registry import Registry
 
     config = load_config(None, data_root=str(root), environ={})
-    store = build_lake(root, copies=overrides.pop("copies", 1))
+    store = build_lake(root, copies=overrides.pop("copies", 1), app=overrides.pop("app", False))
     registry = Registry(config.data_root)
     bootstrap(config, store, registry)
     started = time.perf_counter()
@@ -62,12 +63,14 @@ def main() -> None:
     DataContext.get_current().enable_progress_bars = False
     results: dict = {"batch_size": args.batch_size, "runs": {}}
     base = {"max_steps": args.steps, "checkpoint_every": args.steps, "batch_size": args.batch_size}
-    for workers, cpus in ((1, 2), (2, 1)):
-        with tempfile.TemporaryDirectory() as folder:
-            run = _round(Path(folder), {**base, "workers": workers, "cpus_per_worker": cpus})
-        results["runs"][f"{workers}x{cpus}cpu"] = run
-        print(f"{workers} worker(s) x {cpus} CPU: {run['samples_per_s']} samples/s "
-              f"({run['errors_per_minute']:,} errors/min), {run['records']} records")
+    for lake in ("community", "app"):
+        for workers, cpus in ((1, 2), (2, 1)):
+            options = {**base, "workers": workers, "cpus_per_worker": cpus, "app": lake == "app"}
+            with tempfile.TemporaryDirectory() as folder:
+                run = _round(Path(folder), options)
+            results["runs"][f"{lake}-{workers}x{cpus}cpu"] = run
+            print(f"{lake}: {workers} worker(s) x {cpus} CPU: {run['samples_per_s']} samples/s "
+                  f"({run['errors_per_minute']:,} errors/min), {run['records']} records")
     if not args.skip_round:
         with tempfile.TemporaryDirectory() as folder:
             copies = 5  # 5 x 2,000 questions + 308 knowledge entries ≈ 10,300 records

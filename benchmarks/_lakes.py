@@ -1,4 +1,5 @@
-"""The Stack Overflow sample in ../shared/data as lake records (for benchmarks only)."""
+"""Benchmark lakes from the real data in ../shared/data: the Stack Overflow sample (community
+questions, each with an answer) and Loghub log lines (app errors, no solution)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from typing import Any
 
 from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
 
-SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "stackoverflow_sample"
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SAMPLE = DATA / "stackoverflow_sample"
 _TRACE_HINTS = ("Traceback", "Exception", "Error:", "error:", "at ")
 
 
@@ -52,8 +54,26 @@ def so_records() -> list[dict[str, Any]]:
     return records
 
 
-def build_lake(root: Path, *, copies: int = 1):
-    """A lake with the knowledge base and the sample (``copies`` times, under new ids)."""
+def loghub_records() -> list[dict[str, Any]]:
+    """Every Loghub-2k line of the eight systems as an app error (message, level, service)."""
+    folder = DATA / "loghub_dev"
+    if not folder.is_dir():
+        sys.exit(f"skipped: {folder} not found")
+    records = []
+    for path in sorted(folder.glob("*/*_2k.log_structured.csv")):
+        system = path.parent.name
+        with open(path, newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                records.append({
+                    "id": f"{system}-{row['LineId']}", "source": "app", "service": system,
+                    "message": row["Content"], "level": row.get("Level") or None,
+                })
+    return records
+
+
+def build_lake(root: Path, *, copies: int = 1, app: bool = False):
+    """A lake with the knowledge base and the Stack Overflow sample (``copies`` times, under new
+    ids), or, with ``app``, the knowledge base and the Loghub lines."""
     from erroracle.client.scrubber import Scrubber
     from erroracle.knowledge import seed_lake
     from erroracle.platform.lake import ParquetErrorStore
@@ -62,7 +82,7 @@ def build_lake(root: Path, *, copies: int = 1):
     prepare = RecordPreparer(Scrubber())
     store = ParquetErrorStore(str(root), background=False)
     seed_lake(store, prepare)
-    records = so_records()
+    records = loghub_records() if app else so_records()
     for copy in range(copies):
         store.append([prepare({**r, "id": f"{r['id']}-{copy}"}) for r in records])
     store.flush()
