@@ -36,6 +36,7 @@ __all__ = ["EVAL_BATCH_SIZE", "build_trainer", "train_loop_per_worker"]
 # Validation batches have a fixed size so that in-batch retrieval accuracy is comparable
 # between trials that train with different batch sizes.
 EVAL_BATCH_SIZE = 32
+_FAIL_DELAY_S = 5.0
 
 
 def _initial_model(config: dict[str, Any]) -> tuple[ErrorModel, dict[str, Any] | None, int]:
@@ -115,6 +116,9 @@ def _maybe_fail(config: dict[str, Any], step: int, rank: int, world: int) -> Non
     if failing and marker and not os.path.exists(marker):
         Path(marker).parent.mkdir(parents=True, exist_ok=True)
         Path(marker).write_text(str(step))
+        # Ray Train's controller takes in reported checkpoints when it polls the workers (every
+        # 2 s by default); die after that, as a worker lost in a real run has run for a while.
+        time.sleep(_FAIL_DELAY_S)
         os._exit(1)
 
 
