@@ -57,7 +57,6 @@ def preparer(obj: Context):
     return RecordPreparer(Scrubber(scrub.extra_keys, scrub.extra_patterns))
 
 
-
 def start_ray(obj: Context, address: str | None = None, *, log_to_driver: bool = True):
     """Start an embedded Ray (or join ``address``), quietly, for one command.
 

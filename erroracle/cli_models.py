@@ -7,7 +7,6 @@ from typing import Any
 import click
 
 from erroracle._cli_context import Context, dumps, fail, start_ray
-from erroracle.learners.evaluate import HEADLINE_METRICS
 
 __all__ = ["models", "train", "tune"]
 
@@ -17,6 +16,8 @@ def _cell(value: Any) -> str:
 
 
 def _comparison(result) -> None:
+    from erroracle.learners.evaluate import HEADLINE_METRICS
+
     champion = result.champion or {}
     click.echo(f"\n{'metric':<20}{'candidate ' + result.version:>18}"
                f"{'champion ' + (result.parent or '-'):>18}")
@@ -48,7 +49,7 @@ def train(obj: Context, workers: int | None, gpu: bool | None, max_steps: int | 
     try:
         registry = Registry(obj.config.data_root)
         with obj.store(background=False) as store:
-            if registry.champion() is None:
+            if registry.champion() is None and store.counts_by_source().get("knowledge"):
                 version = bootstrap(obj.config, store, registry)
                 click.echo(f"no champion yet: bootstrapped {version} from the knowledge base")
             result = run_round(

@@ -60,7 +60,16 @@ def test_models_errors_are_one_line(cli_env, registry):
 def test_train_refuses_an_empty_lake(cli_env):
     result = run(cli_env, "train", "--max-steps", "1")
     assert result.returncode == 1
-    assert "no knowledge-base records to bootstrap from" in result.stderr
+    assert result.stderr.strip().endswith("data_root: the lake has no records to learn from")
+
+
+def test_the_command_starts_without_loading_torch():
+    import subprocess
+    import sys
+
+    probe = "import sys, erroracle.cli; print('torch' in sys.modules, 'ray' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert out.stdout.split() == ["False", "False"], out.stderr
 
 
 @pytest.mark.ray

@@ -23,7 +23,13 @@ import torch
 from ray.data.collate_fn import ArrowBatchCollateFn
 
 from erroracle.errors import ValidationError
-from erroracle.learners.examples import COLUMNS, Labeler, cap_group, to_examples
+from erroracle.learners.examples import (
+    COLUMNS,
+    EXAMPLE_SCHEMA,
+    Labeler,
+    cap_group,
+    to_examples,
+)
 from erroracle.learners.model import LabelSpace, base_encoder_path
 from erroracle.platform.config import Config
 from erroracle.platform.store import ErrorStore
@@ -52,7 +58,7 @@ class TrainingData:
         import ray
 
         tables = ray.get(self.validation.to_arrow_refs())
-        return pa.concat_tables(tables) if tables else pa.table({})
+        return pa.concat_tables(tables) if tables else EXAMPLE_SCHEMA.empty_table()
 
 
 def _capper(cap: int, seed: int):

@@ -12,8 +12,9 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -141,31 +142,32 @@ class ErrorModel(nn.Module):
             return_tensors="pt",
         )
 
-    @torch.no_grad()
-    def features(self, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
-        """Pooled encoder states of many texts, in batches, in eval mode (shape: n × hidden)."""
+    @contextlib.contextmanager
+    def _inference(self) -> Iterator[None]:
+        """Dropout off and no gradient for the duration; the training mode is restored after."""
         was_training = self.training
         self.eval()
+        try:
+            with torch.no_grad():
+                yield
+        finally:
+            self.train(was_training)
+
+    def features(self, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
+        """Pooled encoder states of many texts, in batches, in eval mode (shape: n × hidden)."""
         parts = [torch.zeros(0, self.encoder.config.hidden_size)]
         device = self.category_head.weight.device
-        try:
+        with self._inference():
             for start in range(0, len(texts), batch_size):
                 batch = self.tokenize(texts[start : start + batch_size]).to(device)
                 parts.append(self.pool(batch["input_ids"], batch["attention_mask"]).float().cpu())
-        finally:
-            self.train(was_training)
         return torch.cat(parts)
 
-    @torch.no_grad()
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> ModelOutput:
         """Embeddings and logits of many texts (dropout off)."""
-        was_training = self.training
-        self.eval()
-        try:
-            pooled = self.features(texts, batch_size).to(self.category_head.weight.device)
+        pooled = self.features(texts, batch_size).to(self.category_head.weight.device)
+        with self._inference():
             return self.heads(pooled)
-        finally:
-            self.train(was_training)
 
     def predict(self, texts: Sequence[str], batch_size: int = 64) -> list[Prediction]:
         out = self.encode(texts, batch_size)

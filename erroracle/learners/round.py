@@ -22,7 +22,7 @@ from erroracle.learners.evaluate import Decision, decide_promotion, evaluate_mod
 from erroracle.learners.hparams import effective_train_config
 from erroracle.learners.model import LABELS_FILE, LabelSpace, load_model
 from erroracle.learners.train import build_trainer
-from erroracle.platform.config import Config
+from erroracle.platform.config import Config, TrainConfig
 from erroracle.platform.registry import Registry
 from erroracle.platform.store import ErrorStore
 from erroracle.platform.taxonomy import Taxonomy
@@ -63,12 +63,14 @@ def starting_point(registry: Registry, labels: LabelSpace) -> tuple[str | None, 
     return champion, folder
 
 
-def _fit(config: Config, data: TrainingData, init: Path | None, **options: Any):
-    train_cfg = options.pop("train_cfg")
+def _fit(
+    config: Config, data: TrainingData, train_cfg: TrainConfig, init: Path | None,
+    fail_once_at_step: int | None,
+):
     name = datetime.now(timezone.utc).strftime("round-%Y%m%dT%H%M%S%f")
     trainer = build_trainer(
         config, data, train_cfg, storage_path=runs_path(config), name=name, init_model=init,
-        **options,
+        fail_once_at_step=fail_once_at_step,
     )
     from ray.train import TrainingFailedError
 
@@ -97,9 +99,7 @@ def run_round(
     data = build_datasets(store, config, taxonomy or Taxonomy.load())
     parent, init = starting_point(registry, data.labels)
     started = time.perf_counter()
-    name, result = _fit(
-        config, data, init, train_cfg=train_cfg, fail_once_at_step=fail_once_at_step
-    )
+    name, result = _fit(config, data, train_cfg, init, fail_once_at_step)
     train_seconds = time.perf_counter() - started
     validation = data.validation_table()
     with result.checkpoint.as_directory() as folder:

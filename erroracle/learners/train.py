@@ -163,7 +163,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             with autocast:
                 solutions = _solution_embeddings(wrapped, batch)
                 output = wrapped(batch["input_ids"], batch["attention_mask"])
-                loss, _ = total_loss(output, solutions, batch, weights)
+                loss, parts = total_loss(output, solutions, batch, weights)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), hp.grad_clip)
@@ -184,6 +184,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
                     "step": step, "loss": window_loss / window_steps,
                     "samples_per_s": window_samples * world / elapsed,
                     "lr": scheduler.get_last_lr()[0], "resumed_from_step": resumed_from,
+                    **parts,
                     **_validate(wrapped, validation_shard, collate, device, weights),
                 }
                 with tempfile.TemporaryDirectory() as folder:

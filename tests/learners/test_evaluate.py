@@ -8,8 +8,10 @@ import torch
 from erroracle.learners.evaluate import (
     classification_metrics,
     decide_promotion,
+    evaluate_model,
     retrieval_metrics,
 )
+from erroracle.learners.examples import EXAMPLE_SCHEMA
 
 
 def test_macro_f1_and_accuracy_by_hand():
@@ -58,3 +60,7 @@ def test_metrics_missing_on_one_side_are_not_compared():
     candidate = {"category_macro_f1": 0.7}
     assert decide_promotion(candidate, {"category_macro_f1": 0.6, "recall_at_5": 0.9}, 0).promote
     assert not decide_promotion({}, BASE, 0.01).promote
+
+
+def test_an_empty_validation_split_measures_nothing_rather_than_failing():
+    assert evaluate_model(None, EXAMPLE_SCHEMA.empty_table()) == {"examples": 0.0}
