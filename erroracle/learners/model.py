@@ -105,6 +105,11 @@ class ErrorModel(nn.Module):
         self.category_head = nn.Linear(hidden, len(labels.categories))
         self.severity_head = nn.Linear(hidden, len(labels.severities))
 
+    @property
+    def device(self) -> torch.device:
+        """Where the model runs (the embeddings: quantisation leaves them as they are)."""
+        return self.encoder.get_input_embeddings().weight.device
+
     def pool(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Mean of the token states, padding excluded (how all-MiniLM-L6-v2 was trained)."""
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
@@ -156,7 +161,7 @@ class ErrorModel(nn.Module):
     def features(self, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
         """Pooled encoder states of many texts, in batches, in eval mode (shape: n × hidden)."""
         parts = [torch.zeros(0, self.encoder.config.hidden_size)]
-        device = self.category_head.weight.device
+        device = self.device
         with self._inference():
             for start in range(0, len(texts), batch_size):
                 batch = self.tokenize(texts[start : start + batch_size]).to(device)
@@ -165,7 +170,7 @@ class ErrorModel(nn.Module):
 
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> ModelOutput:
         """Embeddings and logits of many texts (dropout off)."""
-        pooled = self.features(texts, batch_size).to(self.category_head.weight.device)
+        pooled = self.features(texts, batch_size).to(self.device)
         with self._inference():
             return self.heads(pooled)
 

@@ -77,9 +77,19 @@ class ServeConfig(_Section):
     max_batch_records: int = Field(1000, ge=1)
     batch_max_size: int = Field(32, ge=1)
     batch_wait_ms: float = Field(5.0, ge=0)
+    max_json_depth: int = Field(32, ge=2)
     replicas: int = Field(1, ge=1)
+    model_cpus: float = Field(1.0, gt=0)
+    quantize: bool = False
     max_ongoing_requests: int = Field(64, ge=1)
     rate_limit_per_minute: int = Field(6000, ge=1)
+    cache_size: int = Field(10_000, ge=0)
+    reload_poll_seconds: float = Field(2.0, gt=0)
+    index_refresh_seconds: float = Field(30.0, gt=0)
+    index_max_groups: int = Field(20_000, ge=1)
+    novelty_quantile: float = Field(0.95, gt=0, lt=1)
+    feedback_weight: float = Field(0.3, ge=0)
+    exploration: float = Field(0.05, ge=0)
 
 
 class AuthConfig(_Section):

@@ -385,6 +385,28 @@ class ParquetErrorStore(ErrorStore):
         table = self._load_tombstones().apply(filter_time(table, since, until))
         return table.select(wanted)
 
+    def find(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Records by id, including those still in the log; reads only the ``id`` matches."""
+        wanted = set(ids)
+        with self._lock:
+            pending = [r.to_row() for r in self._pending if r.id in wanted]
+            pending += [
+                r.to_row() for records, _ in self._sealed for r in records if r.id in wanted
+            ]
+        missing = wanted - {row["id"] for row in pending}
+        files = self._files(None, None, None) if missing else []
+        if not files:
+            return self._load_tombstones().apply(records_to_table(pending)).to_pylist()
+        try:
+            dataset = pads.dataset(
+                files, schema=ARROW_SCHEMA, filesystem=self._fs, format="parquet"
+            )
+            stored = dataset.to_table(filter=pc.field("id").isin(sorted(missing)))
+        except (pa.ArrowException, OSError) as exc:
+            raise StorageError(f"cannot read the error lake at {self.data_root}: {exc}") from exc
+        rows = pa.concat_tables([records_to_table(pending), stored])
+        return self._load_tombstones().apply(rows).to_pylist()
+
     def to_dataset(
         self,
         *,

@@ -137,6 +137,12 @@ class ErrorStore(abc.ABC):
     def delete(self, *, ids: Sequence[str] = (), fingerprint: str | None = None) -> int:
         """Remove records by id or by fingerprint from every later read; returns how many."""
 
+    def find(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The live records with these ids, in no particular order."""
+        table = self.read_table()
+        wanted = pa.array(list(ids), pa.string())
+        return table.filter(pc.is_in(table["id"], value_set=wanted)).to_pylist()
+
     def flush(self) -> None:  # noqa: B027 - stores without a buffer have nothing to flush
         """Make everything appended visible to readers in other processes."""
 

@@ -1,0 +1,265 @@
+"""The model deployment: batched inference, the solution and group indexes, hot reload.
+
+Everything a request needs from one model lives in one immutable :class:`Snapshot` (the model,
+the indexes built with its embeddings, and its version). A watcher thread loads a new champion
+beside the serving snapshot and swaps the reference when it is ready; a batch reads the reference
+once, so every answer is computed by, and names, exactly one version, and nothing in flight fails.
+The same thread takes newly stored solved records, groups and feedback into the indexes every
+``index_refresh_seconds``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import numpy as np
+import torch
+from ray import serve
+
+from erroracle.errors import ErroracleError, ModelNotReady
+from erroracle.learners.model import ErrorModel, load_model
+from erroracle.platform.config import Config
+from erroracle.platform.lake import open_store
+from erroracle.platform.registry import Registry
+from erroracle.serve.novelty import GroupIndex
+from erroracle.serve.solutions import Encoder, FeedbackTally, SolutionIndex
+
+__all__ = ["ModelServer", "Snapshot", "quantized"]
+
+log = logging.getLogger("erroracle.serve.model")
+
+_INDEX_COLUMNS = [
+    "id", "source", "received_at", "fingerprint", "error_type", "message", "title", "body",
+    "frames", "solution", "url", "author", "license", "tags", "score",
+]
+# Records may become visible in the lake a little after their received_at (the ingest flush).
+_REFRESH_OVERLAP = timedelta(minutes=2)
+
+
+def quantized(model: ErrorModel) -> ErrorModel:
+    """int8 dynamic quantisation of the linear layers, for CPU inference."""
+    return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+
+def embedder(model: ErrorModel) -> Encoder:
+    """The retrieval embeddings of texts, as one float32 matrix."""
+
+    def embed(texts: Sequence[str]) -> np.ndarray:
+        return model.encode(list(texts)).embedding.numpy()
+
+    return embed
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One model version with the indexes built from its embeddings."""
+
+    version: str
+    model: ErrorModel
+    solutions: SolutionIndex
+    groups: GroupIndex
+    refreshed_at: float
+    lake_until: datetime
+
+    @property
+    def embed(self) -> Encoder:
+        return embedder(self.model)
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """The model's reading of one text."""
+
+    category: str
+    category_confidence: float
+    severity: str
+    severity_confidence: float
+    embedding: np.ndarray
+
+
+class ModelServer:
+    """Ray Serve deployment class (decorated in :mod:`erroracle.serve.app`)."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = Config.model_validate(config)
+        torch.set_num_threads(max(1, int(self.config.serve.model_cpus)))
+        self.registry = Registry(self.config.data_root)
+        self.store = open_store(self.config, background=False)
+        self.tally = FeedbackTally()
+        self.rng = np.random.default_rng()
+        self.failed_versions: set[str] = set()
+        self._snapshot: Snapshot | None = None
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self.encode.set_max_batch_size(self.config.serve.batch_max_size)
+        self.encode.set_batch_wait_timeout_s(self.config.serve.batch_wait_ms / 1000)
+        self._watcher = threading.Thread(target=self._watch, name="erroracle-reload", daemon=True)
+        self._watcher.start()
+
+    # -- loading and refreshing ---------------------------------------------------------------
+
+    def _watch(self) -> None:
+        serve_cfg = self.config.serve
+        while not self._stop.is_set():
+            try:
+                self._step()
+            except (ErroracleError, OSError):
+                log.exception("reloading or refreshing the model failed; serving what is loaded")
+            self._wake.wait(serve_cfg.reload_poll_seconds)
+            self._wake.clear()
+
+    def _step(self) -> None:
+        champion = self.registry.champion()
+        current = self._snapshot
+        if champion and champion not in self.failed_versions and (
+            current is None or champion != current.version
+        ):
+            try:
+                self._snapshot = self._load(champion)
+            except ErroracleError:
+                self.failed_versions.add(champion)
+                raise
+            log.info("now serving model %s", champion)
+        elif current and time.monotonic() - current.refreshed_at >= (
+            self.config.serve.index_refresh_seconds
+        ):
+            self._snapshot = self._refresh(current)
+
+    def _read_lake(self, since: datetime | None = None) -> list[dict[str, Any]]:
+        return self.store.read_table(since=since, columns=_INDEX_COLUMNS).to_pylist()
+
+    def _load(self, version: str) -> Snapshot:
+        started = time.perf_counter()
+        model = load_model(self.registry.local_path(version))
+        model.eval()
+        if self.config.serve.quantize and not torch.cuda.is_available():
+            model = quantized(model)
+        lake_until = datetime.now(timezone.utc)
+        rows = self._read_lake()
+        self.tally.add(row for row in rows if row["source"] == "feedback")
+        embed = embedder(model)
+        serve_cfg, train_cfg = self.config.serve, self.config.train
+        snapshot = Snapshot(
+            version=version,
+            model=model,
+            solutions=SolutionIndex.build(rows, embed, self.tally, serve_cfg.feedback_weight),
+            groups=GroupIndex.build(
+                [row for row in rows if row["source"] != "feedback"], embed,
+                quantile=serve_cfg.novelty_quantile, fraction=train_cfg.validation_fraction,
+                seed=train_cfg.seed, max_groups=serve_cfg.index_max_groups,
+            ),
+            refreshed_at=time.monotonic(),
+            lake_until=lake_until,
+        )
+        log.info("model %s loaded with %d fixes and %d groups in %.1f s", version,
+                 len(snapshot.solutions), len(snapshot.groups), time.perf_counter() - started)
+        return snapshot
+
+    def _refresh(self, snapshot: Snapshot) -> Snapshot:
+        lake_until = datetime.now(timezone.utc)
+        rows = self._read_lake(since=snapshot.lake_until - _REFRESH_OVERLAP)
+        self.tally.add(row for row in rows if row["source"] == "feedback")
+        return dataclasses.replace(
+            snapshot,
+            solutions=snapshot.solutions.extended(rows, snapshot.embed),
+            groups=snapshot.groups.extended(
+                [row for row in rows if row["source"] != "feedback"], snapshot.embed,
+                self.config.serve.index_max_groups,
+            ),
+            refreshed_at=time.monotonic(),
+            lake_until=lake_until,
+        )
+
+    def _require(self) -> Snapshot:
+        snapshot = self._snapshot
+        if snapshot is None:
+            raise ModelNotReady("no model is loaded yet")
+        return snapshot
+
+    # -- inference ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _infer(snapshot: Snapshot, texts: list[str]) -> list[tuple[Snapshot, Encoded]]:
+        out = snapshot.model.encode(texts, batch_size=len(texts))
+        categories = out.category_logits.softmax(-1).max(-1)
+        severities = out.severity_logits.softmax(-1).max(-1)
+        labels = snapshot.model.labels
+        embeddings = out.embedding.numpy()
+        return [
+            (snapshot, Encoded(
+                labels.categories[int(categories.indices[i])], float(categories.values[i]),
+                labels.severities[int(severities.indices[i])], float(severities.values[i]),
+                embeddings[i],
+            ))
+            for i in range(len(texts))
+        ]
+
+    @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.005)
+    async def encode(self, texts: list[str]) -> list[tuple[Snapshot, Encoded]]:
+        """Batched: many requests' texts in one forward pass, by one snapshot."""
+        snapshot = self._require()
+        return await asyncio.to_thread(self._infer, snapshot, texts)
+
+    def _suggestions(self, snapshot: Snapshot, encoded: Encoded, request: dict[str, Any]):
+        return snapshot.solutions.search(
+            encoded.embedding, request["top_k"], rng=self.rng,
+            exploration=self.config.serve.exploration, domain=request.get("domain"),
+        )
+
+    async def predict(self, request: dict[str, Any]) -> dict[str, Any]:
+        """``{"text", "fingerprint", "top_k", "domain"?}`` → labels, novelty, fixes, version."""
+        snapshot, encoded = await self.encode(request["text"])
+        novelty = snapshot.groups.novelty(request["fingerprint"], encoded.embedding)
+        return {
+            "model_version": snapshot.version,
+            "category": {"label": encoded.category,
+                         "confidence": round(encoded.category_confidence, 4)},
+            "severity": {"label": encoded.severity,
+                         "confidence": round(encoded.severity_confidence, 4)},
+            "novelty": {"score": novelty.score, "is_novel": novelty.is_novel,
+                        "threshold": round(novelty.threshold, 4),
+                        "nearest_fingerprint": novelty.nearest_fingerprint},
+            "suggestions": self._suggestions(snapshot, encoded, request),
+        }
+
+    async def suggest(self, request: dict[str, Any]) -> dict[str, Any]:
+        """``{"text", "top_k", "domain"?}`` → ranked fixes and the version."""
+        snapshot, encoded = await self.encode(request["text"])
+        return {"model_version": snapshot.version,
+                "suggestions": self._suggestions(snapshot, encoded, request)}
+
+    # -- feedback and state ---------------------------------------------------------------------
+
+    def note_feedback(self, row: dict[str, Any]) -> None:
+        """Count a stored feedback record now, without waiting for the next refresh."""
+        self.tally.add([row])
+
+    def reload(self) -> None:
+        """Look for a new champion now (the loop calls this after a promotion)."""
+        self._wake.set()
+
+    def info(self) -> dict[str, Any]:
+        snapshot = self._snapshot
+        if snapshot is None:
+            return {"ready": False, "model_version": None}
+        return {
+            "ready": True, "model_version": snapshot.version,
+            "fixes_indexed": len(snapshot.solutions), "groups_indexed": len(snapshot.groups),
+            "groups_known": len(snapshot.groups.known),
+            "novelty_threshold": round(snapshot.groups.threshold, 4),
+            "novelty_calibration_pairs": snapshot.groups.pairs,
+            "quantized": self.config.serve.quantize,
+            "feedback": self.tally.rates(),
+        }
+
+    def __del__(self) -> None:
+        self._stop.set()
+        self._wake.set()

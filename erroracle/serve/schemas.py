@@ -1,0 +1,99 @@
+"""Request bodies of the HTTP API, validated strictly (a string is not a number here).
+
+Field names follow the original API (``error_message``, ``error_id``, ``solution_worked``,
+``feedback``). Reported errors are validated as lake records (:mod:`erroracle.platform.records`)
+after the API's aliases are mapped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from erroracle.platform.records import FIELD_LIMITS, MAX_ID_LENGTH
+from erroracle.serve.problems import ApiError
+
+__all__ = [
+    "FeedbackRequest", "PredictRequest", "ReportRequest", "SuggestRequest", "report_item",
+    "validated",
+]
+
+_ALIASES = {"error_message": "message", "error_id": "id"}
+_SERVER_FIELDS = ("received_at", "truncated")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class PredictRequest(_Strict):
+    error_message: str = Field(min_length=1, max_length=FIELD_LIMITS["message"])
+    error_type: str | None = Field(None, max_length=FIELD_LIMITS["error_type"])
+    stack_trace: str | None = Field(None, max_length=FIELD_LIMITS["stack_trace"])
+    domain: str | None = Field(None, max_length=64)
+    top_k: int = Field(3, ge=1, le=20)
+
+
+class SuggestRequest(_Strict):
+    error_message: str = Field(min_length=1, max_length=FIELD_LIMITS["message"])
+    error_type: str | None = Field(None, max_length=FIELD_LIMITS["error_type"])
+    domain: str | None = Field(None, max_length=64)
+    top_k: int = Field(3, ge=1, le=20)
+
+
+class FeedbackRequest(_Strict):
+    error_id: str | None = Field(None, min_length=1, max_length=MAX_ID_LENGTH)
+    prediction_id: str | None = Field(None, min_length=1, max_length=MAX_ID_LENGTH)
+    suggestion_id: str | None = Field(None, min_length=1, max_length=MAX_ID_LENGTH)
+    solution_worked: bool
+    correct_category: str | None = Field(None, max_length=FIELD_LIMITS["category"])
+    correct_severity: str | None = Field(None, max_length=FIELD_LIMITS["severity"])
+    feedback: str | None = Field(None, max_length=4096)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> FeedbackRequest:
+        if (self.error_id is None) == (self.prediction_id is None):
+            raise ValueError("give exactly one of error_id and prediction_id")
+        return self
+
+
+class ReportRequest(_Strict):
+    errors: list[dict[str, Any]] = Field(min_length=1)
+
+
+def validated(model: type[BaseModel], data: Any, prefix: str = "") -> Any:
+    """``model`` built from ``data``, or 422 naming the first offending field."""
+    if not isinstance(data, Mapping):
+        kind = type(data).__name__
+        raise ApiError(422, "validation_error", f"expected a JSON object, got {kind}")
+    try:
+        return model.model_validate(data)
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in (*([prefix] if prefix else []), *first["loc"]))
+        message = "unknown field" if first["type"] == "extra_forbidden" else first["msg"]
+        raise ApiError(422, "validation_error", message, field=field or None) from None
+
+
+def report_item(item: Any, index: int) -> dict[str, Any]:
+    """One reported error as a raw app record: API aliases mapped, server-owned fields refused."""
+    where = f"errors.{index}"
+    if not isinstance(item, Mapping):
+        raise ApiError(422, "validation_error", "each error must be a JSON object", field=where)
+    record = {}
+    for key, value in item.items():
+        name = _ALIASES.get(key, key)
+        if name in record:
+            raise ApiError(422, "validation_error", f"{key!r} repeats another field",
+                           field=f"{where}.{key}")
+        record[name] = value
+    for name in _SERVER_FIELDS:
+        if name in record:
+            raise ApiError(422, "validation_error", "set by the server", field=f"{where}.{name}")
+    if record.setdefault("source", "app") != "app":
+        raise ApiError(422, "validation_error", "reported errors have source 'app'",
+                       field=f"{where}.source")
+    return record

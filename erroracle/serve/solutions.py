@@ -1,0 +1,177 @@
+"""Suggest-fix: nearest neighbours over solved records, re-ranked by what feedback said.
+
+A solved record is anything in the lake that carries a solution: the knowledge base, crawled
+questions with an accepted or top answer, and app errors whose fix a user confirmed (feedback with
+the fix in its text). Each is searched twice, by its error text and by its solution text, so that
+an entry with only a solution (a runbook) is found as well. The score is the better of the two
+cosine similarities, plus a feedback term: the posterior mean of a Beta(1 + worked, 1 + failed)
+centred on zero, so unjudged fixes are neutral. A small Thompson-sampling term lets fixes with
+little feedback be tried now and then.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from erroracle.learners.examples import error_text, solution_text
+from erroracle.platform.feedback import read_feedback
+
+__all__ = ["FeedbackTally", "SolutionIndex", "append_rows", "solved_entry"]
+
+Encoder = Callable[[Sequence[str]], np.ndarray]
+
+_SNIPPET = 300
+_WHY = 3
+_CANDIDATES = 4  # candidates per wanted suggestion, before re-ranking
+
+
+def append_rows(matrix: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``matrix`` with ``rows`` below it (an empty matrix takes the rows' width)."""
+    return np.vstack([matrix, rows]) if matrix.size else rows
+
+
+def solved_entry(record: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The index entry of a record with a solution (None when it has none)."""
+    solution = solution_text(record)
+    if not solution:
+        return None
+    return {
+        "id": record["id"],
+        "fingerprint": record.get("fingerprint"),
+        "title": record.get("title") or error_text(record).split("\n")[0][:_SNIPPET],
+        "error": error_text(record),
+        "solution": record.get("solution") or "",
+        "url": record.get("url"),
+        "source": record.get("source"),
+        "author": record.get("author"),
+        "license": record.get("license"),
+        "tags": list(record.get("tags") or []),
+    }
+
+
+@dataclass
+class FeedbackTally:
+    """Worked/failed counts per suggestion, and the errors users confirmed each one fixed.
+
+    Updated from the lake's feedback records and at once by the feedback endpoint; a record is
+    counted once however often it is seen (by its id).
+    """
+
+    worked: dict[str, int] = field(default_factory=dict)
+    failed: dict[str, int] = field(default_factory=dict)
+    confirmed: dict[str, list[str]] = field(default_factory=dict)
+    _seen: set[str] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        with self._lock:
+            for row in rows:
+                facts = read_feedback(row)
+                if row["id"] in self._seen or not facts.suggestion_id:
+                    continue
+                self._seen.add(row["id"])
+                counts = self.worked if facts.worked else self.failed
+                counts[facts.suggestion_id] = counts.get(facts.suggestion_id, 0) + 1
+                if facts.worked and row.get("message"):
+                    errors = self.confirmed.setdefault(facts.suggestion_id, [])
+                    errors.append(error_text(row)[:_SNIPPET])
+                    del errors[:-_WHY]
+
+    def adjustment(self, suggestion_id: str, rng: np.random.Generator, exploration: float) -> float:
+        """The feedback term of a suggestion's score, in [-0.5, 0.5] times the weights."""
+        worked = self.worked.get(suggestion_id, 0)
+        failed = self.failed.get(suggestion_id, 0)
+        mean = (1 + worked) / (2 + worked + failed)
+        sample = rng.beta(1 + worked, 1 + failed) if exploration else mean
+        return (mean - 0.5) + exploration * (sample - mean)
+
+    def rates(self) -> dict[str, int]:
+        with self._lock:
+            return {"worked": sum(self.worked.values()), "failed": sum(self.failed.values())}
+
+
+class SolutionIndex:
+    """Solved records, their error-text and solution-text embeddings, and feedback.
+
+    Immutable once built except for the tally: :meth:`extended` returns a new index, so that a
+    request always searches one consistent snapshot.
+    """
+
+    def __init__(
+        self, entries: list[dict[str, Any]], error_vectors: np.ndarray,
+        solution_vectors: np.ndarray, tally: FeedbackTally, feedback_weight: float = 0.3,
+    ) -> None:
+        self.entries = entries
+        self.error_vectors = error_vectors
+        self.solution_vectors = solution_vectors
+        self.tally = tally
+        self.feedback_weight = feedback_weight
+        self.ids = {entry["id"] for entry in entries}
+
+    @classmethod
+    def build(
+        cls, records: Iterable[Mapping[str, Any]], encode: Encoder, tally: FeedbackTally,
+        feedback_weight: float = 0.3,
+    ) -> SolutionIndex:
+        empty = cls([], np.zeros((0, 0), np.float32), np.zeros((0, 0), np.float32), tally,
+                    feedback_weight)
+        return empty.extended(records, encode)
+
+    def extended(self, records: Iterable[Mapping[str, Any]], encode: Encoder) -> SolutionIndex:
+        """A new index with the solved records among ``records`` that it does not hold yet."""
+        fresh = [entry for entry in map(solved_entry, records)
+                 if entry is not None and entry["id"] not in self.ids]
+        fresh = list({entry["id"]: entry for entry in fresh}.values())
+        if not fresh:
+            return self
+        errors = encode([entry["error"] or entry["title"] for entry in fresh])
+        solutions = encode([solution_text(entry) for entry in fresh])
+        return SolutionIndex(
+            self.entries + fresh, append_rows(self.error_vectors, errors),
+            append_rows(self.solution_vectors, solutions), self.tally, self.feedback_weight,
+        )
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def search(
+        self, query: np.ndarray, k: int, *, rng: np.random.Generator, exploration: float = 0.0,
+        domain: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The ``k`` best fixes for a unit-length query embedding, best first."""
+        if not self.entries:
+            return []
+        similarity = np.maximum(self.error_vectors @ query, self.solution_vectors @ query)
+        wanted = min(len(self.entries), k * _CANDIDATES)
+        candidates = np.argpartition(-similarity, wanted - 1)[:wanted]
+        scored = []
+        for index in candidates:
+            entry = self.entries[index]
+            score = float(similarity[index]) + self.feedback_weight * self.tally.adjustment(
+                entry["id"], rng, exploration)
+            if domain and domain.lower() in (tag.lower() for tag in entry["tags"]):
+                score += 0.05
+            scored.append((score, index))
+        scored.sort(reverse=True)
+        return [self._suggestion(index, score, float(similarity[index]))
+                for score, index in scored[:k]]
+
+    def _suggestion(self, index: int, score: float, similarity: float) -> dict[str, Any]:
+        entry = self.entries[index]
+        why = [{"error": entry["error"][:_SNIPPET], "similarity": round(similarity, 4),
+                "source": entry["source"]}]
+        why += [{"error": text, "similarity": None, "source": "feedback"}
+                for text in self.tally.confirmed.get(entry["id"], [])]
+        return {
+            "id": entry["id"], "title": entry["title"], "solution": entry["solution"],
+            "url": entry["url"], "source": entry["source"], "author": entry["author"],
+            "license": entry["license"], "score": round(score, 4),
+            "feedback": {"worked": self.tally.worked.get(entry["id"], 0),
+                         "failed": self.tally.failed.get(entry["id"], 0)},
+            "why": why[:_WHY],
+        }
