@@ -370,7 +370,7 @@ class ParquetErrorStore(ErrorStore):
     def read_table(self, *, sources=None, since=None, until=None, columns=None) -> pa.Table:
         files = self._files(sources, since, until)
         wanted = list(columns) if columns else ARROW_SCHEMA.names
-        needed = list(dict.fromkeys(wanted + _TOMBSTONE_COLUMNS))
+        needed = list(dict.fromkeys(wanted + _TOMBSTONE_COLUMNS + ["source"]))
         if not files:
             return ARROW_SCHEMA.empty_table().select(wanted)
         try:

@@ -19,7 +19,7 @@ from ray.serve import Application
 
 from erroracle.platform.config import Config, load_config
 from erroracle.serve.auth import ensure_keys, keys_path
-from erroracle.serve.ingress import Ingress, api
+from erroracle.serve.ingress import Ingress
 from erroracle.serve.model_server import ModelServer
 
 __all__ = ["APP_NAME", "build", "deploy"]
@@ -32,12 +32,12 @@ def application(config: Config) -> Application:
     """The ingress bound to the model deployment, sized by the ``serve`` section."""
     settings = config.serve
     data = config.model_dump(mode="json")
-    model = serve.deployment(ModelServer, name="model").options(
+    model = ModelServer.options(
         num_replicas=settings.replicas,
         max_ongoing_requests=max(settings.max_ongoing_requests, settings.batch_max_size),
         ray_actor_options={"num_cpus": settings.model_cpus},
     )
-    ingress = serve.deployment(serve.ingress(api)(Ingress), name="ingress").options(
+    ingress = Ingress.options(
         max_ongoing_requests=settings.max_ongoing_requests,
         ray_actor_options={"num_cpus": 0.5},
     )

@@ -5,7 +5,6 @@ scrubbing and fingerprinting, durable writes to the lake, the prediction cache, 
 needs the model goes to the model deployment through its handle.
 """
 
-from __future__ import annotations
 
 import asyncio
 import logging
@@ -16,8 +15,10 @@ from collections import OrderedDict
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from ray import serve
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -123,8 +124,11 @@ def _version_number(version: str | None) -> int:
     return int(version[1:]) if version and version[1:].isdigit() else -1
 
 
+@serve.deployment(name="ingress")
+@serve.ingress(api)
 class Ingress:
-    """Ray Serve ingress deployment class (decorated in :mod:`erroracle.serve.app`)."""
+    """The ingress deployment. Decorated here, where ``api`` lives, so that every replica that
+    imports this module gets the routes bound to the class."""
 
     def __init__(self, config: dict[str, Any], model: Any) -> None:
         self.config = Config.model_validate(config)
@@ -359,8 +363,8 @@ class Ingress:
             self._stats = (time.monotonic(), await run_in_threadpool(self._compute_stats))
         serving = await self.model.info.remote()
         cache = {"size": len(self.cache), "hits": self.cache.hits, "misses": self.cache.misses}
-        return JSONResponse({**self._stats[1], "serving": serving, "cache": cache},
-                            headers={"Cache-Control": "no-store"})
+        report = {**self._stats[1], "serving": serving, "cache": cache}
+        return JSONResponse(jsonable_encoder(report), headers={"Cache-Control": "no-store"})
 
     @api.post("/api/{project_id}/envelope/", tags=["sentry"],
               summary="Sentry SDK ingest (envelopes)")

@@ -85,8 +85,9 @@ class Encoded:
     embedding: np.ndarray
 
 
+@serve.deployment(name="model")
 class ModelServer:
-    """Ray Serve deployment class (decorated in :mod:`erroracle.serve.app`)."""
+    """The model deployment: one snapshot at a time, batched inference, indexes, reload."""
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = Config.model_validate(config)
