@@ -1,0 +1,433 @@
+"""The HTTP API end to end: a real local Ray, the real Serve app on a free port of 127.0.0.1, the
+bootstrapped bundled model, a real Parquet lake, and the real sentry-sdk in a separate app."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import socket
+import string
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import zlib
+
+import httpx
+import pytest
+
+from erroracle.client.scrubber import Scrubber
+from erroracle.knowledge import seed_lake
+from erroracle.learners.bootstrap import bootstrap
+from erroracle.platform.config import load_config
+from erroracle.platform.lake import ParquetErrorStore
+from erroracle.platform.prepare import RecordPreparer
+from erroracle.platform.registry import Registry
+from erroracle.serve.auth import digest
+
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
+
+LEARNING = "/api/v1/learning"
+KEYS = {
+    "admin": ["ingest", "read", "feedback", "admin"],
+    "ingest": ["ingest"],
+    "read": ["read"],
+    "feedback": ["feedback"],
+}
+SLOW_KEY = "key-slow"  # read scope, one request a minute
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _write_keys(path) -> None:
+    entries = [{"name": name, "sha256": digest(f"key-{name}"), "scopes": scopes}
+               for name, scopes in KEYS.items()]
+    entries.append({"name": "slow", "sha256": digest(SLOW_KEY), "scopes": ["read"],
+                    "rate_limit_per_minute": 1})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"keys": entries}))
+
+
+def auth(name: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer key-{name}"}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    import ray
+
+    from erroracle.serve.app import deploy
+
+    root = tmp_path_factory.mktemp("serve") / "lake"
+    port = _free_port()
+    overrides = {
+        "port": port, "max_body_bytes": 65_536, "max_decompressed_bytes": 1_048_576,
+        "max_batch_records": 50, "index_refresh_seconds": 1, "reload_poll_seconds": 0.5,
+        "exploration": 0, "batch_wait_ms": 2,
+    }
+    environ = {f"ERRORACLE_SERVE__{k.upper()}": str(v) for k, v in overrides.items()}
+    config = load_config(None, data_root=str(root), environ=environ)
+    _write_keys(root / "state" / "keys.json")
+    with ParquetErrorStore(config.data_root, background=False) as store:
+        seed_lake(store, RecordPreparer(Scrubber()))
+        store.flush()
+        bootstrap(config, store, Registry(config.data_root))
+    ray.init(num_cpus=4, log_to_driver=False, configure_logging=False)
+    deploy(config)
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
+    deadline = time.monotonic() + 180
+    while not client.get("/healthz").json()["ready"]:
+        assert time.monotonic() < deadline, "the model never became ready"
+        time.sleep(0.5)
+    yield config, client
+    client.close()
+    from ray import serve
+
+    serve.shutdown()
+    ray.shutdown()
+
+
+def _healthy(client: httpx.Client) -> None:
+    answer = client.get("/healthz")
+    assert answer.status_code == 200 and answer.json()["ready"] is True
+
+
+def _error(answer: httpx.Response, status: int, code: str, field: str | None = None) -> None:
+    assert answer.status_code == status, answer.text
+    body = answer.json()["error"]
+    assert body["code"] == code and body["message"]
+    assert "Traceback" not in body["message"] and "/work/" not in body["message"]
+    if field is not None:
+        assert body["field"] == field
+
+
+def _lake_record(config, record_id: str, timeout: float = 30.0) -> dict:
+    store = ParquetErrorStore(config.data_root, background=False)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            found = store.find([record_id])
+            if found or time.monotonic() > deadline:
+                return found[0] if found else {}
+            time.sleep(0.5)
+    finally:
+        store.close()
+
+
+def test_report_predict_suggest_stats_and_metrics(server):
+    config, client = server
+    reported = client.post(f"{LEARNING}/errors", headers=auth("ingest"), json={"errors": [
+        {"error_id": "err-1", "error_message": "KeyError: 'user_id'", "service": "api",
+         "stack_trace": 'Traceback (most recent call last):\n  File "app/views.py", line 3, '
+                        "in show\n    user = session['user_id']\nKeyError: 'user_id'"},
+        {"error_type": "TimeoutError", "error_message": "token sk_live_abcdefghijklmnop1234 "
+                                                        "timed out"},
+    ]})
+    assert reported.status_code == 202, reported.text
+    body = reported.json()
+    assert body["accepted"] == 2 and body["duplicates"] == 0 and body["ids"][0] == "err-1"
+    again = client.post(f"{LEARNING}/errors", headers=auth("ingest"),
+                        json={"errors": [{"error_id": "err-1", "error_message": "KeyError"}]})
+    assert again.json() == {"accepted": 0, "ids": ["err-1"], "duplicates": 1}
+    stored = _lake_record(config, body["ids"][1])
+    assert "sk_live_abcdefghijklmnop1234" not in stored["message"]
+    assert _lake_record(config, "err-1")["frames"][0]["file"] == "app/views.py"
+
+    predicted = client.post(f"{LEARNING}/predict", headers=auth("read"), json={
+        "error_message": "No module named 'requests'", "error_type": "ModuleNotFoundError",
+        "top_k": 2,
+    })
+    assert predicted.status_code == 200, predicted.text
+    prediction = predicted.json()
+    assert prediction["model_version"] == "v0001"
+    assert prediction["category"]["label"] == "dependency"
+    assert 0 < prediction["category"]["confidence"] <= 1
+    assert prediction["severity"]["label"] and prediction["prediction_id"].startswith("p-")
+    assert prediction["novelty"] == {**prediction["novelty"], "is_novel": False, "score": 0.0}
+    assert len(prediction["suggestions"]) == 2
+    top = prediction["suggestions"][0]
+    assert "pip install" in top["solution"] and top["license"] and top["source"] == "knowledge"
+    assert top["why"][0]["similarity"] > 0.9
+
+    novel = client.post(f"{LEARNING}/predict", headers=auth("read"), json={
+        "error_message": "flux capacitor desynchronised from the temporal manifold"})
+    assert novel.json()["novelty"]["is_novel"] is True
+
+    fixes = client.get(f"{LEARNING}/suggest-fix", headers=auth("read"), params={
+        "error_message": "psycopg2.OperationalError: connection refused on port 5432",
+        "top_k": 3})
+    assert fixes.status_code == 200, fixes.text
+    suggestions = fixes.json()["suggestions"]
+    assert len(suggestions) == 3 and fixes.json()["model_version"] == "v0001"
+    assert "database" in suggestions[0]["solution"].lower()
+    assert all(s["url"] and s["author"] and s["why"] for s in suggestions)
+
+    stats = client.get(f"{LEARNING}/stats", headers=auth("read")).json()
+    assert stats["model"]["champion"] == "v0001" and stats["lake"]["by_source"]["knowledge"] == 308
+    assert stats["serving"]["fixes_indexed"] >= 300 and stats["top_groups"]
+
+    metrics = client.get("/metrics", headers=auth("read"))
+    assert metrics.status_code == 200
+    assert 'erroracle_requests_total{route="predict",status="200"}' in metrics.text
+    assert 'erroracle_predictions_total{category="dependency"}' in metrics.text
+    assert 'erroracle_model_version{version="v0001"} 1.0' in metrics.text
+    assert client.get("/docs").status_code == 200
+    assert "/api/v1/learning/predict" in client.get("/openapi.json").json()["paths"]
+
+
+def test_repeated_errors_are_answered_from_the_cache(server):
+    _, client = server
+    request = {"error_message": "ZeroDivisionError: division by zero", "top_k": 1}
+    first = client.post(f"{LEARNING}/predict", headers=auth("read"), json=request).json()
+    second = client.post(f"{LEARNING}/predict", headers=auth("read"), json=request).json()
+    assert first["prediction_id"] != second["prediction_id"]
+    assert {k: v for k, v in first.items() if k != "prediction_id"} == {
+        k: v for k, v in second.items() if k != "prediction_id"}
+    metrics = client.get("/metrics", headers=auth("read")).text
+    assert 'erroracle_predict_cache_total{result="hit"}' in metrics
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "scope"),
+    [
+        ("POST", f"{LEARNING}/errors", "ingest"),
+        ("POST", f"{LEARNING}/predict", "read"),
+        ("GET", f"{LEARNING}/suggest-fix?error_message=x", "read"),
+        ("POST", f"{LEARNING}/feedback", "feedback"),
+        ("GET", f"{LEARNING}/stats", "read"),
+        ("GET", "/metrics", "read"),
+    ],
+)
+def test_every_route_checks_the_key_and_its_scope(server, method, path, scope):
+    _, client = server
+    bodies = {
+        "ingest": {"errors": [{"error_message": "E"}]},
+        "read": {"error_message": "KeyError: 'x'"},
+        "feedback": {"prediction_id": "p-0123abcd-5678", "solution_worked": True},
+    }
+    def send(headers: dict[str, str]) -> httpx.Response:
+        body = bodies[scope] if method == "POST" else None
+        return client.request(method, path, headers=headers, json=body)
+
+    _error(send({}), 401, "unauthorized")
+    _error(send({"Authorization": "Bearer not-a-key"}), 401, "unauthorized")
+    wrong = next(name for name in ("ingest", "read", "feedback") if name != scope)
+    _error(send(auth(wrong)), 403, "forbidden")
+    assert send(auth(scope)).status_code in (200, 202)
+    assert send(auth("admin")).status_code in (200, 202)
+
+
+def test_bad_input_is_refused_with_a_json_error_and_the_server_stays_healthy(server):
+    _, client = server
+    predict = f"{LEARNING}/predict"
+    headers = {**auth("admin"), "Content-Type": "application/json"}
+    cases = [
+        (client.post(predict, headers=headers, content=b'{"error_message": '), 400,
+         "invalid_json", None),
+        (client.post(predict, headers=headers, content=b'{"error_message": "\xff\xfe"}'), 400,
+         "bad_encoding", None),
+        (client.post(predict, headers=headers, json={"error_message": 42}), 422,
+         "validation_error", "error_message"),
+        (client.post(predict, headers=headers, json={"error_message": "x", "top_k": "3"}), 422,
+         "validation_error", "top_k"),
+        (client.post(predict, headers=headers, json={"error_message": "x", "extra": 1}), 422,
+         "validation_error", "extra"),
+        (client.post(predict, headers=headers, json=[1, 2]), 422, "validation_error", None),
+        (client.post(predict, headers=headers, content=b"[" * 20_000 + b"]" * 20_000), 422,
+         "too_deep", None),
+        (client.post(predict, headers=headers, content=b'{"error_message": "'
+                     + b"x" * 70_000 + b'"}'), 413, "body_too_large", None),
+        (client.post(predict, headers={**headers, "Content-Encoding": "gzip"},
+                     content=gzip.compress(b" " * 50_000_000)), 413, "body_too_large", None),
+        (client.post(predict, headers={**headers, "Content-Encoding": "gzip"},
+                     content=b"not gzip"), 400, "bad_encoding", None),
+        (client.post(predict, headers={**headers, "Content-Encoding": "br"}, content=b"x"), 415,
+         "unsupported_encoding", None),
+        (client.post(f"{LEARNING}/errors", headers=headers,
+                     json={"errors": [{"error_message": "E"}] * 51}), 413, "batch_too_large",
+         "errors"),
+        (client.post(f"{LEARNING}/errors", headers=headers,
+                     json={"errors": [{"error_message": "E", "error_id": "refused-1"},
+                                      {"level": 3}]}), 422,
+         "validation_error", "errors.1.level"),
+        (client.post(f"{LEARNING}/errors", headers=headers,
+                     json={"errors": [{"error_message": "E", "source": "github"}]}), 422,
+         "validation_error", "errors.0.source"),
+        (client.post(f"{LEARNING}/errors", headers=headers,
+                     json={"errors": [{"error_message": "E", "error_id": "x" * 129}]}), 422,
+         "validation_error", "errors.0.id"),
+        (client.post(f"{LEARNING}/feedback", headers=headers,
+                     json={"error_id": "nope", "solution_worked": True}), 404, "not_found",
+         "error_id"),
+        (client.post(f"{LEARNING}/feedback", headers=headers,
+                     json={"error_id": "a", "prediction_id": "b", "solution_worked": True}), 422,
+         "validation_error", None),
+        (client.post(f"{LEARNING}/feedback", headers=headers,
+                     json={"error_id": "err-1", "solution_worked": "yes"}), 422,
+         "validation_error", "solution_worked"),
+        (client.post(f"{LEARNING}/feedback", headers=headers, json={
+            "error_id": "err-1", "solution_worked": True, "correct_category": "astrology"}), 422,
+         "validation_error", "correct_category"),
+        (client.get(f"{LEARNING}/suggest-fix", headers=headers), 422, "validation_error",
+         "error_message"),
+        (client.get(f"{LEARNING}/suggest-fix?error_message=x&top_k=lots", headers=headers), 422,
+         "validation_error", "top_k"),
+        (client.get("/api/v1/nothing-here", headers=headers), 404, "not_found", None),
+        (client.get(predict, headers=headers), 405, "method_not_allowed", None),
+    ]
+    for answer, status, code, field in cases:
+        _error(answer, status, code, field)
+    _healthy(client)
+    assert _lake_record(server[0], "refused-1", timeout=3) == {}  # a refused batch stores nothing
+
+
+def test_a_key_over_its_rate_limit_gets_429_with_retry_after(server):
+    _, client = server
+    headers = {"Authorization": f"Bearer {SLOW_KEY}"}
+    assert client.get(f"{LEARNING}/stats", headers=headers).status_code == 200
+    limited = client.get(f"{LEARNING}/stats", headers=headers)
+    _error(limited, 429, "rate_limited")
+    assert int(limited.headers["Retry-After"]) >= 1
+    assert client.get(f"{LEARNING}/stats", headers=auth("read")).status_code == 200
+
+
+def test_feedback_makes_a_fix_rise_and_is_stored(server):
+    config, client = server
+    params = {"error_message": "ECONNREFUSED 127.0.0.1:6379 connecting to redis", "top_k": 3}
+    first = client.get(f"{LEARNING}/suggest-fix", headers=auth("read"), params=params).json()
+    loser, riser = first["suggestions"][0]["id"], first["suggestions"][1]["id"]
+    client.post(f"{LEARNING}/errors", headers=auth("ingest"), json={"errors": [
+        {"error_id": "err-redis", "error_message": params["error_message"]}]})
+    ranking = [s["id"] for s in first["suggestions"]]
+    rounds, stored_ids = 0, {}
+    while ranking[0] != riser and rounds < 15:
+        rounds += 1
+        for suggestion, worked in ((riser, True), (loser, False)):
+            answer = client.post(f"{LEARNING}/feedback", headers=auth("feedback"), json={
+                "error_id": "err-redis", "suggestion_id": suggestion, "solution_worked": worked,
+                "correct_category": "network", "feedback": "started redis" if worked else None})
+            assert answer.status_code == 202, answer.text
+            stored_ids[worked] = answer.json()["id"]
+        after = client.get(f"{LEARNING}/suggest-fix", headers=auth("read"), params=params).json()
+        ranking = [s["id"] for s in after["suggestions"]]
+    assert ranking[0] == riser, f"the fix did not rise after {rounds} rounds of feedback"
+    boosted = after["suggestions"][0]
+    assert boosted["feedback"]["worked"] == rounds
+    assert any(reason["source"] == "feedback" for reason in boosted["why"])
+    stored = _lake_record(config, stored_ids[True])
+    assert stored["source"] == "feedback" and stored["source_id"] == "err-redis"
+    assert stored["category"] == "network" and stored["score"] == 1
+
+    prediction = client.post(f"{LEARNING}/predict", headers=auth("read"),
+                             json={"error_message": params["error_message"]}).json()
+    by_prediction = client.post(f"{LEARNING}/feedback", headers=auth("feedback"), json={
+        "prediction_id": prediction["prediction_id"], "solution_worked": False})
+    assert by_prediction.status_code == 202
+
+
+def test_a_promotion_under_load_fails_no_request_and_versions_only_move_forward(server):
+    config, client = server
+    registry = Registry(config.data_root)
+    stop, versions, failures = threading.Event(), [], []
+
+    def stream(worker: int) -> None:
+        with httpx.Client(base_url=str(client.base_url), timeout=60) as own:
+            number = 0
+            while not stop.is_set():
+                number += 1
+                message = f"ValueError: bad input {worker}-{number % 7}"
+                if number % 3:  # most are new errors, which the cache cannot answer
+                    word = "".join(random.choices(string.ascii_lowercase, k=10))
+                    message = f"OSError: cannot read {word} from the volume"
+                answer = own.post(f"{LEARNING}/predict", headers=auth("read"),
+                                  json={"error_message": message})
+                if answer.status_code != 200:
+                    failures.append((answer.status_code, answer.text))
+                else:
+                    versions.append((worker, answer.json()["model_version"]))
+
+    workers = [threading.Thread(target=stream, args=(n,)) for n in range(3)]
+    for worker in workers:
+        worker.start()
+    time.sleep(2)
+    candidate = registry.register(registry.local_path("v0001"), metrics={}, train_config={},
+                                  lineage={"parent": "v0001"})
+    registry.promote(candidate, reason="test: promotion under load")
+    deadline = time.monotonic() + 120
+    while not any(version == candidate for _, version in versions[-5:]):
+        assert time.monotonic() < deadline, "the new champion was never served"
+        time.sleep(0.5)
+    time.sleep(1)
+    stop.set()
+    for worker in workers:
+        worker.join()
+    assert failures == []
+    for worker in range(3):
+        seen = [version for who, version in versions if who == worker]
+        assert seen == sorted(seen), "a worker saw the version move backwards"
+    assert {version for _, version in versions} == {"v0001", candidate}
+    assert client.get("/healthz").json()["model_version"] == candidate
+
+
+SENTRY_APP = textwrap.dedent("""
+    import sys, sentry_sdk
+    sentry_sdk.init(dsn=sys.argv[1], release="shop@1.2.3", environment="staging",
+                    server_name="web-7", default_integrations=False)
+    sentry_sdk.set_tag("region", "eu")
+
+    def load_cart(cart):
+        return cart["items"]
+
+    try:
+        load_cart({})
+    except KeyError:
+        print(sentry_sdk.capture_exception())
+    sentry_sdk.capture_message("disk almost full", level="warning")
+    sentry_sdk.flush(timeout=10)
+""")
+
+
+def test_the_official_sentry_sdk_reports_to_erroracle_by_its_dsn(server, tmp_path):
+    config, client = server
+    port = client.base_url.port
+    script = tmp_path / "shop.py"
+    script.write_text(SENTRY_APP)
+    done = subprocess.run(
+        [sys.executable, str(script), f"http://key-ingest@127.0.0.1:{port}/42"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )
+    event_id = done.stdout.strip()
+    record = _lake_record(config, event_id)
+    assert record, f"event {event_id} not in the lake; sdk said: {done.stderr[-500:]}"
+    assert record["error_type"] == "KeyError" and record["message"] == "'items'"
+    assert record["frames"][-1]["function"] == "load_cart"
+    assert record["release"] == "shop@1.2.3" and record["environment"] == "staging"
+    assert record["host"] == "web-7" and "region:eu" in record["tags"]
+    assert record["service"] == "sentry-project-42" and record["fingerprint"]
+
+
+def test_sentry_store_endpoint_with_deflate_and_key_in_the_query(server):
+    config, client = server
+    event = {"event_id": "a" * 32, "platform": "javascript", "level": "error",
+             "exception": {"values": [{"type": "TypeError", "value": "x is undefined",
+                                       "stacktrace": {"frames": [
+                                           {"filename": "app.js", "function": "render",
+                                            "lineno": 3}]}}]}}
+    answer = client.post("/api/7/store/?sentry_key=key-ingest", content=zlib.compress(
+        json.dumps(event).encode()), headers={"Content-Encoding": "deflate"})
+    assert answer.status_code == 200 and answer.json() == {"id": "a" * 32}
+    session = b'{"sent_at":"2026-11-21T00:00:00Z"}\n{"type":"session"}\n{"sid":"1"}\n'
+    ignored = client.post("/api/7/envelope/", content=session, headers={
+        "X-Sentry-Auth": "Sentry sentry_version=7, sentry_key=key-ingest"})
+    assert ignored.status_code == 200 and ignored.json() == {}
+    _error(client.post("/api/7/envelope/", content=session), 401, "unauthorized")
+    _error(client.post("/api/7/envelope/", content=b"{}\n{not json}\n",
+                       headers={"X-Sentry-Auth": "Sentry sentry_key=key-ingest"}), 400,
+           "invalid_envelope")
+    assert _lake_record(config, "a" * 32)["error_type"] == "TypeError"
