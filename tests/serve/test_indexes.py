@@ -1,0 +1,104 @@
+"""The suggestion and novelty indexes with the real bundled encoder's embeddings."""
+
+import numpy as np
+import pytest
+
+from erroracle.learners.model import LabelSpace, new_model
+from erroracle.platform.feedback import feedback_record
+from erroracle.serve.model_server import embedder
+from erroracle.serve.novelty import DEFAULT_THRESHOLD, GroupIndex
+from erroracle.serve.solutions import FeedbackTally, SolutionIndex
+
+RNG = np.random.default_rng(0)
+
+
+@pytest.fixture(scope="module")
+def embed():
+    return embedder(new_model(None, LabelSpace(("a", "b"), ("x", "y")), dropout=0.0,
+                              max_length=64, seed=0))
+
+
+SOLVED = [
+    {"id": "so-1", "source": "stackoverflow", "error_type": "ModuleNotFoundError",
+     "message": "No module named 'numpy'", "solution": "pip install numpy in the active venv",
+     "url": "https://stackoverflow.com/q/1", "author": "ann", "license": "CC BY-SA 4.0",
+     "tags": ["python"]},
+    {"id": "kb-2", "source": "knowledge", "error_type": "ConnectionRefusedError",
+     "message": "[Errno 111] Connection refused", "solution": "start the server; check the port",
+     "url": "https://docs.python.org", "author": "kb", "license": "Apache-2.0", "tags": []},
+    {"id": "rb-3", "source": "knowledge", "message": "", "title": "",
+     "solution": "Runbook: when the disk of a database host fills up, rotate the write-ahead "
+                 "logs and extend the volume", "url": None, "author": "ops", "license": None},
+    {"id": "q-4", "source": "reddit", "message": "an unsolved question"},
+]
+
+
+def test_search_finds_errors_by_their_text_and_runbooks_by_their_solution(embed):
+    index = SolutionIndex.build(SOLVED, embed, FeedbackTally())
+    assert len(index) == 3  # the unsolved record is not a fix
+    [query] = embed(["ModuleNotFoundError: No module named 'numpy'"])
+    best = index.search(query, 1, rng=RNG)[0]
+    assert best["id"] == "so-1" and best["author"] == "ann" and best["license"]
+    assert best["why"][0]["similarity"] > 0.9
+    [disk] = embed(["database host disk full, write-ahead logs filling the volume"])
+    assert index.search(disk, 1, rng=RNG)[0]["id"] == "rb-3"
+
+
+def test_feedback_moves_a_fix_and_each_record_counts_once(embed):
+    tally = FeedbackTally()
+    index = SolutionIndex.build(SOLVED, embed, tally, feedback_weight=1.0)
+    [query] = embed(["Connection refused"])
+    before = [s["id"] for s in index.search(query, 3, rng=RNG)]
+    assert before[0] == "kb-2"
+    error = {"fingerprint": "f", "error_type": "OSError", "message": "connection refused"}
+    rows = []
+    for n in range(4):
+        rows.append({"id": f"good-{n}", **feedback_record(
+            target="error", target_id="e", error=error, worked=True, suggestion_id=before[1])})
+        rows.append({"id": f"bad-{n}", **feedback_record(
+            target="error", target_id="e", error=error, worked=False, suggestion_id="kb-2")})
+    tally.add(rows)
+    tally.add(rows)  # seen again by a refresh: not counted twice
+    assert tally.rates() == {"worked": 4, "failed": 4}
+    after = index.search(query, 3, rng=RNG)
+    assert after[0]["id"] == before[1] and after[0]["feedback"] == {"worked": 4, "failed": 0}
+    assert after[0]["why"][-1]["source"] == "feedback"
+
+
+def test_extending_adds_only_new_solved_records(embed):
+    index = SolutionIndex.build(SOLVED[:1], embed, FeedbackTally())
+    grown = index.extended(SOLVED, embed)
+    assert len(index) == 1 and len(grown) == 3
+    assert grown.extended(SOLVED, embed) is grown
+
+
+def _group(fingerprint: str, *messages: str) -> list[dict]:
+    return [{"id": f"{fingerprint}-{n}", "fingerprint": fingerprint, "error_type": "Error",
+             "message": message, "source": "app"} for n, message in enumerate(messages)]
+
+
+def test_novelty_known_groups_near_errors_and_far_errors(embed):
+    rows = []
+    for n in range(12):
+        rows += _group(f"g{n}", f"timeout talking to service {n} after 30s",
+                       f"timed out talking to service {n} after 31 s",
+                       f"request to service {n} timed out (30s)")
+    groups = GroupIndex.build(rows, embed, quantile=0.95, fraction=0.5, seed=0, max_groups=100)
+    assert groups.pairs >= 20 and 0 < groups.threshold < 1
+    assert groups.threshold != DEFAULT_THRESHOLD
+    [known] = embed(["anything"])
+    assert groups.novelty("g3", known).is_novel is False
+    [near] = embed(["Error: timeout talking to service 5 after 29s"])
+    assert groups.novelty("unseen", near).is_novel is False
+    [far] = embed(["Error: the printer is on fire"])
+    far_novelty = groups.novelty("unseen", far)
+    assert far_novelty.is_novel is True and far_novelty.score > groups.threshold
+    grown = groups.extended(_group("fire", "Error: the printer is on fire"), embed, 100)
+    assert grown.novelty("other", far).is_novel is False and len(grown) == len(groups) + 1
+
+
+def test_novelty_without_enough_pairs_uses_the_default_and_caps_groups(embed):
+    groups = GroupIndex.build(_group("a", "x") + _group("b", "y"), embed, quantile=0.95,
+                              fraction=0.2, seed=0, max_groups=1)
+    assert groups.threshold == DEFAULT_THRESHOLD and len(groups) == 1
+    assert groups.known == {"a", "b"}
