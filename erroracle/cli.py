@@ -6,7 +6,9 @@ Errors are one line on stderr: ``erroracle: error: <what and where>``.
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -176,19 +178,40 @@ def fingerprint_command(file, jsonl: bool) -> None:
         sys.exit(1)
 
 
+def _wait_for_signal() -> str:
+    """Block until SIGINT or SIGTERM; returns the signal's name."""
+    received: list[str] = []
+    stop = threading.Event()
+
+    def handle(number: int, _frame: Any) -> None:
+        received.append(signal.Signals(number).name)
+        stop.set()
+
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, handle)
+    stop.wait()
+    return received[0]
+
+
 @cli.command()
 @click.option("--address", help="Join this Ray cluster instead of starting one.")
+@click.option("--host", help="Bind the HTTP API here (default: serve.host).")
+@click.option("--port", type=click.IntRange(1, 65535), help="HTTP port (default: serve.port).")
 @click.pass_obj
-def up(obj: Context, address: str | None) -> None:
-    """Start Ray, seed the knowledge base and bootstrap a model on first start, read the lake
-    through Ray Data, and print where everything is."""
+def up(obj: Context, address: str | None, host: str | None, port: int | None) -> None:
+    """Start Ray and the HTTP API in the foreground; on first start, seed the knowledge base,
+    bootstrap a model and create an API key. Ctrl-C stops it cleanly."""
     from erroracle.knowledge import seed_lake
     from erroracle.learners.bootstrap import bootstrap
     from erroracle.platform.registry import Registry
+    from erroracle.serve.auth import ensure_keys, keys_path
 
+    settings = obj.config.serve.model_copy(
+        update={k: v for k, v in (("host", host), ("port", port)) if v is not None})
+    config = obj.config.model_copy(update={"serve": settings})
     ray = start_ray(obj, address, log_to_driver=False)
     try:
-        registry = Registry(obj.config.data_root)
+        registry = Registry(config.data_root)
         with obj.store(background=False) as store:
             seeded = seed_lake(store, preparer(obj))
             store.flush()
@@ -196,8 +219,9 @@ def up(obj: Context, address: str | None) -> None:
             if seeded:
                 click.echo(f"knowledge   {seeded:,} known errors loaded (first start)")
             if registry.champion() is None:
-                click.echo(f"model       {bootstrap(obj.config, store, registry)} bootstrapped "
+                click.echo(f"model       {bootstrap(config, store, registry)} bootstrapped "
                            "from the knowledge base (first start)")
+        key = ensure_keys(config)
         report = _status(obj, top=5)
         click.echo(f"ray         {ray.get_runtime_context().gcs_address}")
         click.echo(f"data root   {report['data_root']}")
@@ -205,6 +229,19 @@ def up(obj: Context, address: str | None) -> None:
         click.echo(f"lake        {rows:,} records read through Ray Data")
         for source, count in report["lake"]["by_source"].items():
             click.echo(f"  {source:<14}{count:>12,}")
+        if key:
+            click.echo(f"api key     {key}  (admin; shown once, stored hashed in "
+                       f"{keys_path(config)})")
+        from erroracle.serve.app import deploy
+
+        deploy(config)
+        click.echo(f"serving     http://{settings.host}:{settings.port}  (docs: /docs; "
+                   "Ctrl-C to stop)")
+        sys.stdout.flush()
+        click.echo(f"stopping    ({_wait_for_signal()})")
+        from ray import serve
+
+        serve.shutdown()
     finally:
         ray.shutdown()
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.conftest import ERRORACLE
@@ -111,15 +113,43 @@ def test_ingest_killed_midway_then_rerun_stores_each_line_once(tmp_path, cli_env
     assert json.loads(run(cli_env, "status", "--json").stdout)["lake"]["total"] == 100_000
 
 
+def _up_until_serving(env, port: int) -> str:
+    """Run ``erroracle up`` until its API answers, then stop it with Ctrl-C; returns stdout."""
+    process = subprocess.Popen([*ERRORACLE, "up", "--port", str(port)], env=env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    lines = []
+    try:
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith("serving"):
+                break
+        assert lines and lines[-1].startswith("serving"), "".join(lines) + process.stderr.read()
+        deadline = time.monotonic() + 120
+        while not httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).json()["ready"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+        process.send_signal(signal.SIGINT)
+        rest, errors = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 0, errors
+    return "".join(lines) + rest
+
+
 @pytest.mark.ray
-def test_up_seeds_the_knowledge_base_once_and_reads_the_lake_through_ray(cli_env):
-    first = run(cli_env, "up")
-    assert first.returncode == 0, first.stderr
-    assert "known errors loaded (first start)" in first.stdout
-    assert "records read through Ray Data" in first.stdout
-    assert "bootstrapped from the knowledge base (first start)" in first.stdout
-    second = run(cli_env, "up")
-    assert "first start" not in second.stdout
-    assert "champion    v0001" in second.stdout
+@pytest.mark.slow
+def test_up_seeds_bootstraps_creates_a_key_serves_and_stops_on_ctrl_c(cli_env):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    first = _up_until_serving(cli_env, port)
+    assert "known errors loaded (first start)" in first
+    assert "records read through Ray Data" in first
+    assert "bootstrapped from the knowledge base (first start)" in first
+    key = first.split("api key", 1)[1].split()[0]
+    assert key.startswith("eo_") and "stopping    (SIGINT)" in first
+    second = _up_until_serving(cli_env, port)
+    assert "first start" not in second and "api key" not in second
+    assert "champion    v0001" in second
     report = json.loads(run(cli_env, "status", "--json").stdout)
     assert report["lake"]["by_source"]["knowledge"] >= 300
