@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import math
 import threading
 import time
 from collections.abc import Sequence
@@ -91,7 +92,7 @@ class ModelServer:
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = Config.model_validate(config)
-        torch.set_num_threads(max(1, int(self.config.serve.model_cpus)))
+        torch.set_num_threads(max(1, math.ceil(self.config.serve.model_cpus)))
         self.registry = Registry(self.config.data_root)
         self.store = open_store(self.config, background=False)
         self.tally = FeedbackTally()
