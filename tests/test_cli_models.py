@@ -6,6 +6,9 @@ import json
 
 import pytest
 
+from erroracle.knowledge import seed_lake
+from erroracle.platform.lake import ParquetErrorStore
+from erroracle.platform.prepare import RecordPreparer
 from erroracle.platform.registry import Registry
 from tests.test_cli import run
 
@@ -75,8 +78,8 @@ def test_the_command_starts_without_loading_torch():
 @pytest.mark.ray
 @pytest.mark.slow
 def test_train_bootstraps_trains_and_prints_the_comparison(cli_env):
-    up = run(cli_env, "up")
-    assert up.returncode == 0, up.stderr
+    with ParquetErrorStore(cli_env["ERRORACLE_DATA_ROOT"], background=False) as store:
+        seed_lake(store, RecordPreparer())
     env = {**cli_env, "ERRORACLE_TRAIN__BATCH_SIZE": "8", "ERRORACLE_TRAIN__WARMUP_STEPS": "0"}
     result = run(env, "train", "--max-steps", "3", "--workers", "1", "--promote")
     assert result.returncode == 0, result.stderr[-2000:]
