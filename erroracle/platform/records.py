@@ -33,6 +33,7 @@ __all__ = [
     "parse_record",
     "records_to_table",
     "truncate_text",
+    "validation_error",
 ]
 
 SOURCES = ("app", "stackoverflow", "reddit", "github", "knowledge", "feedback")
@@ -174,7 +175,8 @@ class ErrorRecord(BaseModel):
         return self.model_dump()
 
 
-def _format_error(exc: pydantic.ValidationError) -> ValidationError:
+def validation_error(exc: pydantic.ValidationError) -> ValidationError:
+    """pydantic's first complaint as a :class:`ValidationError` naming the dotted field."""
     err = exc.errors()[0]
     field = ".".join(str(part) for part in err["loc"]) or None
     message = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
@@ -204,7 +206,7 @@ def parse_record(data: Mapping[str, Any] | ErrorRecord) -> ErrorRecord:
     try:
         return ErrorRecord.model_validate(data)
     except pydantic.ValidationError as exc:
-        raise _format_error(exc) from exc
+        raise validation_error(exc) from exc
 
 
 _SCALARS: dict[Any, pa.DataType] = {

@@ -145,6 +145,7 @@ class Ingress:
         self.metrics = Metrics()
         self.version: str | None = None
         self._version_checked = 0.0
+        self._version_poll: asyncio.Future | None = None
         self._recent: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._stats: tuple[float, dict[str, Any]] | None = None
 
@@ -179,10 +180,14 @@ class Ingress:
             self.version = version
             self.metrics.serving(version)
 
-    async def _poll_version(self) -> None:
+    def _follow_the_model(self) -> None:
+        """At most once a second, ask the model which version it serves (rollbacks included)."""
         if time.monotonic() - self._version_checked < _VERSION_POLL:
             return
         self._version_checked = time.monotonic()
+        self._version_poll = asyncio.ensure_future(self._poll_version())
+
+    async def _poll_version(self) -> None:
         info = await self.model.info.remote()
         if info["model_version"] and info["model_version"] != self.version:
             self.version = info["model_version"]
@@ -253,7 +258,7 @@ class Ingress:
         body = validated(PredictRequest, await self._json(request))
         record = self._prepared({"message": body.error_message, "error_type": body.error_type,
                                  "stack_trace": body.stack_trace}, "error_message")
-        asyncio.ensure_future(self._poll_version())
+        self._follow_the_model()
         key = (record.fingerprint, body.top_k, body.domain)
         answer = self.cache.get(key, self.version)
         self.metrics.cache.labels("hit" if answer else "miss").inc()

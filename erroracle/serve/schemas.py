@@ -13,7 +13,7 @@ from typing import Any
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from erroracle.platform.records import FIELD_LIMITS, MAX_ID_LENGTH
+from erroracle.platform.records import FIELD_LIMITS, MAX_ID_LENGTH, validation_error
 from erroracle.serve.problems import ApiError
 
 __all__ = [
@@ -64,7 +64,7 @@ class ReportRequest(_Strict):
     errors: list[dict[str, Any]] = Field(min_length=1)
 
 
-def validated(model: type[BaseModel], data: Any, prefix: str = "") -> Any:
+def validated(model: type[BaseModel], data: Any) -> Any:
     """``model`` built from ``data``, or 422 naming the first offending field."""
     if not isinstance(data, Mapping):
         kind = type(data).__name__
@@ -72,10 +72,8 @@ def validated(model: type[BaseModel], data: Any, prefix: str = "") -> Any:
     try:
         return model.model_validate(data)
     except pydantic.ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in (*([prefix] if prefix else []), *first["loc"]))
-        message = "unknown field" if first["type"] == "extra_forbidden" else first["msg"]
-        raise ApiError(422, "validation_error", message, field=field or None) from None
+        error = validation_error(exc)
+        raise ApiError(422, "validation_error", error.reason, field=error.field) from None
 
 
 def report_item(item: Any, index: int) -> dict[str, Any]:

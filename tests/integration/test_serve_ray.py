@@ -331,6 +331,24 @@ def test_feedback_makes_a_fix_rise_and_is_stored(server):
     assert by_prediction.status_code == 202
 
 
+def test_a_newly_solved_error_is_suggested_without_a_restart(server):
+    _, client = server
+    message = "QuasarDriftError: the flux regulator lost phase lock on rail seven"
+    reported = client.post(f"{LEARNING}/errors", headers=auth("ingest"), json={"errors": [{
+        "error_id": "err-quasar", "error_message": message,
+        "solution": "Recalibrate the flux regulator, then restart rail seven."}]})
+    assert reported.status_code == 202, reported.text
+    deadline = time.monotonic() + 60
+    while True:
+        fixes = client.get(f"{LEARNING}/suggest-fix", headers=auth("read"),
+                           params={"error_message": message, "top_k": 1}).json()
+        if fixes["suggestions"][0]["id"] == "err-quasar":
+            break
+        assert time.monotonic() < deadline, "the new fix never reached the index"
+        time.sleep(1)
+    assert "Recalibrate" in fixes["suggestions"][0]["solution"]
+
+
 def test_a_promotion_under_load_fails_no_request_and_versions_only_move_forward(server):
     config, client = server
     registry = Registry(config.data_root)
