@@ -94,8 +94,32 @@ _SECRET_WORDS = (
     r"|auth[_-]?token|refresh[_-]?token|token|private[_-]?key|secret[_-]?key"
 )
 
+# A gate is a cheap test that a rule's pattern needs to pass (a literal it must contain), so that
+# ordinary text skips most regexes: capture runs on the app's thread and must stay well under 1 ms.
+Gate = Callable[[str, str], bool]
+
+
+def _contains(*needles: str) -> Gate:
+    return lambda text, lower: any(needle in text for needle in needles)
+
+
+def _contains_lower(*needles: str) -> Gate:
+    return lambda text, lower: any(needle in lower for needle in needles)
+
+
+def _digit_count_at_least(count: int) -> Gate:
+    # Non-ASCII text may hold other digits that the pattern's \\d also matches: let it run.
+    return lambda text, lower: not text.isascii() or sum(map(text.count, "0123456789")) >= count
+
+
+def _always(text: str, lower: str) -> bool:
+    return True
+
+
+_AWS_PREFIXES = ("AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AIPA", "ANPA", "AROA", "APKA")
+
 # Order matters: whole blocks and structured tokens first, generic key=value forms last.
-_RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
+_RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str], Gate]] = [
     (
         re.compile(
             r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----.*?"
@@ -103,14 +127,13 @@ _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
             re.S,
         ),
         filtered("private_key"),
+        _contains("PRIVATE KEY"),
     ),
-    (re.compile(r"\beyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]{8,}"), filtered("jwt")),
+    (re.compile(r"\beyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]{8,}"), filtered("jwt"), _contains("eyJ")),
     (
-        re.compile(
-            r"(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|AROA|APKA)"
-            r"[A-Z0-9]{16}(?![A-Z0-9])"
-        ),
+        re.compile(rf"(?<![A-Z0-9])(?:{'|'.join(_AWS_PREFIXES)})[A-Z0-9]{{16}}(?![A-Z0-9])"),
         filtered("aws_key"),
+        _contains(*_AWS_PREFIXES),
     ),
     (
         re.compile(
@@ -118,21 +141,44 @@ _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
             r"[\"']?\s*[:=]\s*[\"']?)[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])"
         ),
         _keep_name("aws_secret"),
+        _contains_lower("secret"),
     ),
-    (re.compile(r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255}\b"), filtered("github_token")),
-    (re.compile(r"\bgithub_pat_[A-Za-z0-9_]{22,255}\b"), filtered("github_token")),
+    (
+        re.compile(r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255}\b"),
+        filtered("github_token"),
+        _contains("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
+    ),
+    (
+        re.compile(r"\bgithub_pat_[A-Za-z0-9_]{22,255}\b"),
+        filtered("github_token"),
+        _contains("github_pat_"),
+    ),
     (
         re.compile(r"https://hooks\.slack\.com/services/[A-Za-z0-9/_-]+"),
         filtered("slack_webhook"),
+        _contains("hooks.slack.com"),
     ),
-    (re.compile(r"\bxox[abposre]-[A-Za-z0-9-]{10,}"), filtered("slack_token")),
-    (re.compile(r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}\b"), filtered("stripe_key")),
-    (re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"), filtered("google_api_key")),
-    (re.compile(r"\b(?i:(bearer))\s+([A-Za-z0-9._~+/-]{8,}=*)"), _bearer),
-    (re.compile(r"\b(?i:(basic))\s+([A-Za-z0-9+/]{8,}={0,2})(?![A-Za-z0-9+/=])"), _basic),
+    (re.compile(r"\bxox[abposre]-[A-Za-z0-9-]{10,}"), filtered("slack_token"), _contains("xox")),
+    (
+        re.compile(r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}\b"),
+        filtered("stripe_key"),
+        _contains("_live_", "_test_"),
+    ),
+    (re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"), filtered("google_api_key"), _contains("AIza")),
+    (
+        re.compile(r"\b(?i:(bearer))\s+([A-Za-z0-9._~+/-]{8,}=*)"),
+        _bearer,
+        _contains_lower("bearer"),
+    ),
+    (
+        re.compile(r"\b(?i:(basic))\s+([A-Za-z0-9+/]{8,}={0,2})(?![A-Za-z0-9+/=])"),
+        _basic,
+        _contains_lower("basic"),
+    ),
     (
         re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@\"'<>]*:)[^\s@/\"'<>]+(?=@)"),
         _keep_name("password"),
+        lambda text, lower: "://" in text and "@" in text,
     ),
     (
         re.compile(
@@ -140,6 +186,7 @@ _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
             r"(?!\[Filtered:|\*{3,})[^\s\"',;&}<>]{3,}"
         ),
         _named_secret,
+        _contains_lower("pass", "pwd", "secret", "key", "token"),
     ),
     (
         re.compile(
@@ -147,8 +194,9 @@ _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
             r"\.[A-Za-z]{2,24}\b"
         ),
         filtered("email"),
+        _contains("@"),
     ),
-    (re.compile(r"(?<![\d.-])(?:\d[ -]?){12,18}\d(?![\d.])"), _card),
+    (re.compile(r"(?<![\d.-])(?:\d[ -]?){12,18}\d(?![\d.])"), _card, _digit_count_at_least(13)),
 ]
 
 _KEY_SUBSTRINGS = (
@@ -185,7 +233,7 @@ class Scrubber:
     ) -> None:
         self._extra_keys = {_normal_key(key) for key in extra_keys}
         self._rules = list(_RULES) + [
-            (re.compile(pattern), filtered(kind))
+            (re.compile(pattern), filtered(kind), _always)
             for kind, pattern in (extra_patterns or {}).items()
         ]
 
@@ -193,8 +241,12 @@ class Scrubber:
         """Scrub secrets out of free text (messages, stack traces, bodies)."""
         if not text:
             return text
-        for pattern, replacement in self._rules:
-            text = pattern.sub(replacement, text)
+        lower = text.lower()
+        for pattern, replacement, gate in self._rules:
+            if gate(text, lower):
+                scrubbed = pattern.sub(replacement, text)
+                if scrubbed != text:
+                    text, lower = scrubbed, scrubbed.lower()
         return text
 
     def key_kind(self, key: str) -> str | None:

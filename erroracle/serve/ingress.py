@@ -243,6 +243,8 @@ class Ingress:
         records = [self._prepared(report_item(item, i), f"errors.{i}")
                    for i, item in enumerate(body.errors)]
         result = await run_in_threadpool(self._store, records, "errors")
+        if body.client is not None:
+            self.metrics.count_client_drops(body.client.dropped)
         return JSONResponse(status_code=202, content={
             "accepted": result.accepted, "ids": [record.id for record in records],
             "duplicates": result.duplicates,

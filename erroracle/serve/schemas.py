@@ -17,8 +17,8 @@ from erroracle.platform.records import FIELD_LIMITS, MAX_ID_LENGTH, validation_e
 from erroracle.serve.problems import ApiError
 
 __all__ = [
-    "FeedbackRequest", "PredictRequest", "ReportRequest", "SuggestRequest", "report_item",
-    "validated",
+    "ClientReport", "FeedbackRequest", "PredictRequest", "ReportRequest", "SuggestRequest",
+    "report_item", "validated",
 ]
 
 _ALIASES = {"error_message": "message", "error_id": "id"}
@@ -60,8 +60,24 @@ class FeedbackRequest(_Strict):
         return self
 
 
+class ClientReport(_Strict):
+    """What a client says about itself: its name and the events it dropped since its last report."""
+
+    sdk: str | None = Field(None, max_length=64)
+    dropped: dict[str, int] = Field(default_factory=dict, max_length=32)
+
+    @model_validator(mode="after")
+    def _sane_counts(self) -> ClientReport:
+        for reason, count in self.dropped.items():
+            if not 0 < len(reason) <= 64 or not 0 <= count <= 10**12:
+                raise ValueError(f"dropped: {reason[:64]!r} needs a name of 1 to 64 characters "
+                                 "and a count from 0 to 10^12")
+        return self
+
+
 class ReportRequest(_Strict):
     errors: list[dict[str, Any]] = Field(min_length=1)
+    client: ClientReport | None = None
 
 
 def validated(model: type[BaseModel], data: Any) -> Any:
