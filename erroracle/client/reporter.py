@@ -88,6 +88,9 @@ class Reporter:
             _fork_hook_installed = True
         self._exit_hook = _exit_hook(self)
         atexit.register(self._exit_hook)
+        if self._spool is not None and self._spool.pending_events():
+            with self._lock:
+                self._start_sender()  # what an earlier run left in the spool goes out now
 
     def _start_over_after_fork(self) -> None:
         """Fresh state for this process: a forked child must not share its parent's queue, lock or
@@ -191,13 +194,17 @@ class Reporter:
                 self._dropped["queue_full"] += 1
                 return None
             self._queue.append(event)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="erroracle-sender",
-                                                daemon=True)
-                self._thread.start()
+            self._start_sender()
             if len(self._queue) >= self.options.batch_size:
                 self._wake.notify_all()
         return event["id"]
+
+    def _start_sender(self) -> None:
+        """Start the sender thread once per process (call with the lock held)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="erroracle-sender",
+                                            daemon=True)
+            self._thread.start()
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
