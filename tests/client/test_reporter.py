@@ -38,7 +38,7 @@ def test_an_exception_arrives_with_frames_identity_and_a_scrubbed_message(
     client = reporter(platform.endpoint, environment="prod", release="1.2.3")
 
     def charge(card: str) -> None:
-        raise ConnectionError(f"payment for bob@example.com via https://u:hunter2@pay.io failed")
+        raise ConnectionError("payment for bob@example.com via https://u:hunter2@pay.io failed")
 
     try:
         charge("4111 1111 1111 1111")

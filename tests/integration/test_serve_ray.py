@@ -449,3 +449,52 @@ def test_sentry_store_endpoint_with_deflate_and_key_in_the_query(server):
                        headers={"X-Sentry-Auth": "Sentry sentry_key=key-ingest"}), 400,
            "invalid_envelope")
     assert _lake_record(config, "a" * 32)["error_type"] == "TypeError"
+
+
+def test_the_client_library_delivers_through_an_outage_exactly_once(server, tmp_path):
+    from erroracle.client import Options, Reporter
+    from erroracle.client._spool import Spool
+
+    config, client = server
+    spool = tmp_path / "spool"
+    down = Reporter(Options(f"http://127.0.0.1:{_free_port()}", "key-ingest", service="shop",
+                            spool_dir=str(spool), flush_interval=0.05))
+    ids = []
+    for index in range(3):
+        try:
+            raise TimeoutError(f"upstream {index} timed out, token=abcdef123456")
+        except TimeoutError:
+            ids.append(down.capture_exception(request={"method": "post", "route": "/pay",
+                                                       "headers": {"Cookie": "sid=s3cr3t"}}))
+    down.close(2)
+    assert down.stats()["spooled"] == 3
+
+    url = str(client.base_url)
+    back = Reporter(Options(url, "key-ingest", spool_dir=str(spool), flush_interval=0.05,
+                            queue_size=1))
+    records = [_lake_record(config, event_id) for event_id in ids]
+    assert all(records), "a spooled event never reached the lake"
+    assert records[0]["error_type"] == "TimeoutError" and records[0]["service"] == "shop"
+    assert "abcdef123456" not in records[0]["message"] and "s3cr3t" not in records[0]["body"]
+    assert "http.route:/pay" in records[0]["tags"] and records[0]["fingerprint"]
+
+    back.capture_message("one fits the queue")
+    back.capture_message("this one is dropped: the queue holds one")
+    back.close(5)
+    assert back.stats()["resent"] == 3 and back.stats()["dropped"] == {"queue_full": 1}
+
+    # At least once on the wire, once in the lake: the same event delivered again is a duplicate.
+    Spool(spool, 1 << 20).put([{"id": ids[0], "message": "again", "service": "shop"}])
+    again = Reporter(Options(url, "key-ingest", spool_dir=str(spool)))
+    deadline = time.monotonic() + 30
+    while again.stats()["resent"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    again.close(1)
+    assert again.stats()["resent"] == 1
+    store = ParquetErrorStore(config.data_root, background=False)
+    try:
+        assert len(store.find([ids[0]])) == 1
+    finally:
+        store.close()
+    metrics = client.get("/metrics", headers=auth("read")).text
+    assert 'erroracle_client_dropped_events_total{reason="queue_full"} 1.0' in metrics
