@@ -71,8 +71,9 @@ def capture_latency(endpoint: str, captures: int, rate: float) -> dict[str, floa
     reporter.flush(10)
     stats = reporter.stats()
     reporter.close(0.5)
-    return {"p50_ms": round(percentile(samples, 50), 4), "p99_ms": round(percentile(samples, 99), 4),
-            "max_ms": round(max(samples), 3), "captured": stats["captured"],
+    return {"p50_ms": round(percentile(samples, 50), 4),
+            "p99_ms": round(percentile(samples, 99), 4), "max_ms": round(max(samples), 3),
+            "captured": stats["captured"],
             "sent": stats["sent"], "dropped": sum(stats["dropped"].values())}
 
 

@@ -127,6 +127,34 @@ def status(obj: Context, as_json: bool, top: int) -> None:
 
 
 @cli.command()
+@click.option("--source", "sources", multiple=True, type=click.Choice(["stackoverflow"]),
+              help="Crawl only this source (repeatable; default: every enabled source).")
+@click.option("--limit", type=click.IntRange(1, 1_000_000), help="Items per source, at most.")
+@click.pass_obj
+def crawl(obj: Context, sources: tuple[str, ...], limit: int | None) -> None:
+    """One incremental crawl into the lake, resuming from the saved cursors."""
+    import asyncio
+
+    from erroracle.crawlers import crawl as run_crawl
+
+    def show(summary) -> None:
+        click.echo(f"  {summary.source}: {summary.new + summary.updated + summary.unchanged:,} "
+                   f"items, {summary.requests:,} requests", err=True)
+
+    with obj.store(background=False) as store:
+        summaries = asyncio.run(run_crawl(obj.config, store, preparer(obj),
+                                          sources=list(sources) or None, limit=limit,
+                                          progress=show))
+    for summary in summaries:
+        click.echo(summary.line())
+    failed = [s for s in summaries if s.errors]
+    for summary in failed:
+        click.echo(f"erroracle: error: {summary.errors[0]}", err=True)
+    if failed and len(failed) == len(summaries):
+        sys.exit(1)
+
+
+@cli.command()
 @click.option("--id", "ids", multiple=True, help="Record id (repeatable).")
 @click.option("--fingerprint", help="Delete a whole error group.")
 @click.pass_obj

@@ -105,6 +105,7 @@ class StackOverflowSource(_Section):
     site: str = "stackoverflow"
     tags: list[str] = Field(default_factory=lambda: ["python", "javascript", "java", "docker"])
     key_env: str = "STACKEXCHANGE_KEY"
+    page_size: int = Field(50, ge=1, le=100)
 
 
 class RedditSource(_Section):

@@ -1,0 +1,82 @@
+"""Community HTML as plain text that keeps code, and the error a question is about."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+from bs4 import BeautifulSoup, NavigableString, Tag
+
+from erroracle.platform.traces import parse_trace, split_error_line
+
+__all__ = ["QuestionError", "code_blocks", "html_to_text", "question_error"]
+
+_BLOCKS = {"p", "div", "li", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "br", "hr"}
+
+
+def html_to_text(markup: str) -> str:
+    """Text of ``markup``: code blocks fenced with ```, inline code in backticks, links as their
+    text, paragraphs apart."""
+    if not markup:
+        return ""
+    soup = BeautifulSoup(markup, "html.parser")
+    parts: list[str] = []
+    _walk(soup, parts)
+    lines = "".join(parts).splitlines()
+    text, blank = [], False
+    for line in lines:
+        line = line.rstrip()
+        if line or not blank:
+            text.append(line)
+        blank = not line
+    return "\n".join(text).strip()
+
+
+def _walk(node: Tag, parts: list[str]) -> None:
+    for child in node.children:
+        if isinstance(child, NavigableString):
+            parts.append(str(child))
+        elif isinstance(child, Tag):
+            if child.name == "pre":
+                parts.append(f"\n```\n{child.get_text().strip(chr(10))}\n```\n")
+            elif child.name == "code":
+                parts.append(f"`{child.get_text()}`")
+            else:
+                block = child.name in _BLOCKS
+                if block:
+                    parts.append("\n")
+                _walk(child, parts)
+                if block:
+                    parts.append("\n")
+
+
+def code_blocks(markup: str) -> list[str]:
+    """The ``<pre>`` blocks of ``markup``, as text."""
+    if not markup:
+        return []
+    return [pre.get_text() for pre in BeautifulSoup(markup, "html.parser").find_all("pre")]
+
+
+@dataclass(frozen=True)
+class QuestionError:
+    error_type: str | None
+    message: str
+    stack_trace: str | None
+
+
+def question_error(title: str, markup: str) -> QuestionError:
+    """The error a question shows: a stack trace from its code blocks when there is one, else an
+    error line (``TypeError: ...``), else its title."""
+    title = html.unescape(title or "").strip()
+    blocks = code_blocks(markup)
+    for block in blocks:
+        parsed = parse_trace(block)
+        if parsed.language is not None and parsed.frames:
+            return QuestionError(parsed.error_type, parsed.message or title, block.strip())
+    for block in blocks:
+        for line in block.splitlines():
+            error_type, message = split_error_line(line.strip())
+            if error_type:
+                return QuestionError(error_type, message, None)
+    error_type, message = split_error_line(title)
+    return QuestionError(error_type, message if error_type else title, None)
