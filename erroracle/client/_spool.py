@@ -17,10 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Spool", "SpooledBatch"]
+__all__ = ["Spool", "SpoolFull", "SpooledBatch"]
 
 _SUFFIX = ".batch.json"
 _CLAIM = ".sending-"
+
+
+class SpoolFull(Exception):
+    """A batch larger than the whole spool."""
 
 
 @dataclass(frozen=True)
@@ -65,10 +69,14 @@ class Spool:
         self.release_stale_claims()
 
     def put(self, events: list[dict[str, Any]]) -> int:
-        """Store a batch; returns how many older events were dropped to make room."""
+        """Store a batch; returns how many older events were dropped to make room.
+
+        Raises:
+            SpoolFull: the batch alone is larger than ``max_bytes``.
+        """
         data = json.dumps(events, separators=(",", ":")).encode()
         if len(data) > self.max_bytes:
-            return len(events)
+            raise SpoolFull(f"a batch of {len(data):,} bytes; the spool holds {self.max_bytes:,}")
         dropped = self._make_room(len(data))
         name = f"{time.time_ns():020d}-{len(events)}-{uuid.uuid4().hex}{_SUFFIX}"
         temporary = self.directory / f".{name}.tmp"

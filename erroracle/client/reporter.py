@@ -28,7 +28,7 @@ from typing import Any
 
 from erroracle.client._event import EventBuilder
 from erroracle.client._request import describe_request
-from erroracle.client._spool import Spool
+from erroracle.client._spool import Spool, SpoolFull
 from erroracle.client._transport import HttpTransport, Transport
 from erroracle.client.options import Options, check_level
 from erroracle.client.scrubber import Scrubber
@@ -81,7 +81,7 @@ class Reporter:
         # (never to stderr through logging's last-resort handler).
         if not logger.handlers:
             logger.addHandler(logging.NullHandler())
-        self._start_over_after_fork()
+        self._fresh_state()
         _live_reporters.add(self)
         if not _fork_hook_installed:
             os.register_at_fork(after_in_child=_after_fork_in_child)
@@ -93,9 +93,12 @@ class Reporter:
                 self._start_sender()  # what an earlier run left in the spool goes out now
 
     def _start_over_after_fork(self) -> None:
-        """Fresh state for this process: a forked child must not share its parent's queue, lock or
-        thread (the parent delivers its own events), and gets its own sender on first capture."""
-        self._pid = os.getpid()
+        """A forked child must not share its parent's connection, queue, lock or thread (the
+        parent delivers its own events); it gets its own sender on first capture."""
+        self._transport.close()  # closes the child's copy of the socket only
+        self._fresh_state()
+
+    def _fresh_state(self) -> None:
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._stopping = threading.Event()
@@ -113,9 +116,6 @@ class Reporter:
         self._spooled = 0
         self._dropped: Counter[str] = Counter()
         self._reported: Counter[str] = Counter()
-        if self._pid != getattr(self, "_transport_pid", self._pid):
-            self._transport.close()
-        self._transport_pid = self._pid
 
     # -- capture: the app's thread ---------------------------------------------------------------
 
@@ -170,8 +170,6 @@ class Reporter:
 
     def _admit(self) -> bool:
         """Count the capture, and refuse it early (before any work) when it would be dropped."""
-        if self._pid != os.getpid():  # forked without os.fork's hooks (a raw fork through ctypes)
-            self._start_over_after_fork()
         with self._lock:
             self._captured += 1
             if self._closed:
@@ -230,8 +228,6 @@ class Reporter:
     def close(self, timeout: float = 2.0) -> None:
         """Flush for up to ``timeout`` seconds, then stop: what is left is spooled (or dropped and
         counted as ``shutdown``). Later captures are dropped as ``closed``."""
-        if self._pid != os.getpid():
-            self._start_over_after_fork()
         delivered = self.flush(timeout)
         with self._wake:
             self._closed = True
@@ -390,6 +386,9 @@ class Reporter:
             return
         try:
             pushed_out = self._spool.put(events)
+        except SpoolFull:
+            self._drop(len(events), "spool_full")
+            return
         except OSError as exc:
             self._drop(len(events), "spool_error", str(exc))
             return

@@ -13,12 +13,12 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from erroracle.client._transport import parse_retry_after
 from erroracle.errors import RateLimited, SourceAuthError, SourceError, SourceUnavailable
 
 __all__ = ["Answer", "SourceHttp"]
 
 _RETRIES = 3
-_DEFAULT_WAIT = 60.0
 _MAX_WAIT = 900.0
 
 
@@ -26,13 +26,6 @@ _MAX_WAIT = 900.0
 class Answer:
     data: Any
     headers: dict[str, str]
-
-
-def retry_after_seconds(value: str | None) -> float:
-    try:
-        return min(max(float(value or ""), 0.0), _MAX_WAIT)
-    except ValueError:
-        return _DEFAULT_WAIT
 
 
 class SourceHttp:
@@ -81,7 +74,8 @@ class SourceHttp:
         if urlsplit(url).netloc != self._host:
             raise SourceError(f"{self.name}: refusing to call {url}: not the configured host")
         method = method or path
-        for attempt in range(_RETRIES + 1):
+        attempt = 0
+        while True:
             await self.wait(self._blocked_until.get(method, 0.0) - time.monotonic(),
                             f"backoff on {method}")
             async with self._slots:
@@ -91,8 +85,8 @@ class SourceHttp:
                 except _Retry as retry:
                     if attempt == _RETRIES:
                         raise SourceUnavailable(f"{self.name}: {retry}") from None
-                    await asyncio.sleep(min(30.0, 0.5 * 2 ** attempt) * random.uniform(0.5, 1))
-        raise AssertionError("unreachable")
+            await asyncio.sleep(min(30.0, 0.5 * 2 ** attempt) * random.uniform(0.5, 1))
+            attempt += 1
 
     async def _take_turn(self) -> None:
         async with self._pace:
@@ -113,7 +107,7 @@ class SourceHttp:
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise _Retry(f"{type(exc).__name__}: {exc}") from exc
         if status == 429:
-            await self.wait(retry_after_seconds(answer_headers.get("Retry-After")), "HTTP 429")
+            await self.wait(parse_retry_after(answer_headers.get("Retry-After")), "HTTP 429")
             raise _Retry("HTTP 429")
         if status >= 500:
             raise _Retry(f"HTTP {status}")
