@@ -127,7 +127,8 @@ def status(obj: Context, as_json: bool, top: int) -> None:
 
 
 @cli.command()
-@click.option("--source", "sources", multiple=True, type=click.Choice(["stackoverflow"]),
+@click.option("--source", "sources", multiple=True,
+              type=click.Choice(["stackoverflow", "reddit", "github"]),
               help="Crawl only this source (repeatable; default: every enabled source).")
 @click.option("--limit", type=click.IntRange(1, 1_000_000), help="Items per source, at most.")
 @click.pass_obj

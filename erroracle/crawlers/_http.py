@@ -16,10 +16,27 @@ import aiohttp
 from erroracle.client._transport import parse_retry_after
 from erroracle.errors import RateLimited, SourceAuthError, SourceError, SourceUnavailable
 
-__all__ = ["Answer", "SourceHttp"]
+__all__ = ["Answer", "RateWait", "SourceHttp"]
 
 _RETRIES = 3
 _MAX_WAIT = 900.0
+
+
+class RateWait:
+    """Sleeps a source asks for, counted, and refused beyond ``max_wait`` (the source then stops
+    for this crawl rather than hold the whole crawl up)."""
+
+    def __init__(self, name: str, max_wait: float = _MAX_WAIT) -> None:
+        self.name = name
+        self.max_wait = max_wait
+        self.waited = 0.0
+
+    async def __call__(self, seconds: float, reason: str) -> None:
+        if seconds > self.max_wait:
+            raise RateLimited(f"{self.name}: {reason}; asked to wait {seconds:.0f} s", seconds)
+        if seconds > 0:
+            self.waited += seconds
+            await asyncio.sleep(seconds)
 
 
 @dataclass(frozen=True)
@@ -51,17 +68,12 @@ class SourceHttp:
         self._next_call = 0.0
         self._pace = asyncio.Lock()
         self._blocked_until: dict[str, float] = {}
-        self.max_wait = max_wait
+        self.wait = RateWait(name, max_wait)
         self.requests = 0
-        self.waited = 0.0
 
-    async def wait(self, seconds: float, reason: str) -> None:
-        """Sleep for a rate limit, counting the time; refuse waits longer than ``max_wait``."""
-        if seconds > self.max_wait:
-            raise RateLimited(f"{self.name}: {reason}; asked to wait {seconds:.0f} s", seconds)
-        if seconds > 0:
-            self.waited += seconds
-            await asyncio.sleep(seconds)
+    @property
+    def waited(self) -> float:
+        return self.wait.waited
 
     def block(self, method: str, seconds: float) -> None:
         """No call to ``method`` for ``seconds`` (Stack Exchange's ``backoff``)."""

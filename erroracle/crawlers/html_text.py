@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass
 
 from bs4 import BeautifulSoup, NavigableString, Tag
 
 from erroracle.platform.traces import parse_trace, split_error_line
 
-__all__ = ["QuestionError", "code_blocks", "html_to_text", "question_error"]
+__all__ = ["QuestionError", "code_blocks", "error_in_blocks", "html_to_text",
+           "markdown_code_blocks", "question_error"]
 
 _BLOCKS = {"p", "div", "li", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "br", "hr"}
 
@@ -64,11 +66,30 @@ class QuestionError:
     stack_trace: str | None
 
 
+_FENCE = re.compile(r"^ {0,3}(```|~~~)[^\n]*\n(.*?)^ {0,3}\1[ \t]*$", re.M | re.S)
+_INDENTED = re.compile(r"(?:^(?: {4}|\t).*(?:\n|$))+", re.M)
+
+
+def markdown_code_blocks(text: str) -> list[str]:
+    """The fenced (```) and indented code blocks of Markdown ``text``, fenced ones first."""
+    if not text:
+        return []
+    fenced = [match.group(2) for match in _FENCE.finditer(text)]
+    rest = _FENCE.sub("", text)
+    indented = [re.sub(r"^(?: {4}|\t)", "", block, flags=re.M)
+                for block in (m.group(0) for m in _INDENTED.finditer(rest))]
+    return fenced + [block for block in indented if block.strip()]
+
+
 def question_error(title: str, markup: str) -> QuestionError:
-    """The error a question shows: a stack trace from its code blocks when there is one, else an
+    """The error an HTML question shows (see :func:`error_in_blocks`)."""
+    return error_in_blocks(title, code_blocks(markup))
+
+
+def error_in_blocks(title: str, blocks: list[str]) -> QuestionError:
+    """The error a post shows: a stack trace from its code blocks when there is one, else an
     error line (``TypeError: ...``), else its title."""
     title = html.unescape(title or "").strip()
-    blocks = code_blocks(markup)
     for block in blocks:
         parsed = parse_trace(block)
         if parsed.language is not None and parsed.frames:

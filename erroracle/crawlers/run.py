@@ -19,6 +19,8 @@ import aiohttp
 from erroracle.crawlers._http import SourceHttp
 from erroracle.crawlers.base import Crawler, CrawlSummary, Page
 from erroracle.crawlers.cursors import CursorStore
+from erroracle.crawlers.github import GithubCrawler
+from erroracle.crawlers.reddit import RedditCrawler
 from erroracle.crawlers.stackoverflow import MAX_RATE, StackOverflowCrawler
 from erroracle.errors import ErroracleError, ValidationError
 from erroracle.platform.prepare import RecordPreparer
@@ -26,36 +28,40 @@ from erroracle.platform.store import ErrorStore
 
 __all__ = ["SOURCES", "crawl"]
 
-SOURCES = ("stackoverflow",)
+SOURCES = ("stackoverflow", "reddit", "github")
 _TIMEOUT = aiohttp.ClientTimeout(total=60, connect=10)
 
 
-def _crawlers(config: Any, session: aiohttp.ClientSession, names: list[str]) -> list[Crawler]:
-    crawlers: list[Crawler] = []
-    if "stackoverflow" in names:
-        source = config.sources.stackoverflow
-        http = SourceHttp("stackoverflow", source.base_url, session, rate=MAX_RATE, concurrency=4)
-        crawlers.append(StackOverflowCrawler(source, http, page_size=source.page_size))
-    return crawlers
+def _crawler(name: str, config: Any, session: aiohttp.ClientSession) -> Crawler:
+    source = getattr(config.sources, name)
+    if name == "stackoverflow":
+        http = SourceHttp(name, source.base_url, session, rate=MAX_RATE, concurrency=4)
+        return StackOverflowCrawler(source, http, page_size=source.page_size)
+    if name == "reddit":
+        return RedditCrawler(source)
+    return GithubCrawler(source)
 
 
-async def _crawl_one(crawler: Crawler, store: ErrorStore, prepare: RecordPreparer,
-                     cursors: CursorStore, limit: int | None,
-                     progress: Callable[[CrawlSummary], None]) -> CrawlSummary:
-    summary = CrawlSummary(crawler.name)
+async def _crawl_one(name: str, config: Any, session: aiohttp.ClientSession,
+                     store: ErrorStore, prepare: RecordPreparer, cursors: CursorStore,
+                     limit: int | None, progress: Callable[[CrawlSummary], None]) -> CrawlSummary:
+    summary = CrawlSummary(name)
     started = time.monotonic()
-    state = cursors.load(crawler.name)
+    state = cursors.load(name)
     seen: dict[str, str] = state.setdefault("seen", {})
+    crawler: Crawler | None = None
     try:
+        crawler = _crawler(name, config, session)
         async for page in crawler.pages(state.get("cursor") or {}, limit):
-            await asyncio.to_thread(_store_page, crawler.name, page, seen, store, prepare, summary)
+            await asyncio.to_thread(_store_page, name, page, seen, store, prepare, summary)
             state["cursor"] = page.cursor
-            cursors.save(crawler.name, state)
+            cursors.save(name, state)
             summary.requests, summary.waited_seconds = crawler.requests, crawler.waited
             progress(summary)
     except ErroracleError as exc:
         summary.errors.append(str(exc))
-    summary.requests, summary.waited_seconds = crawler.requests, crawler.waited
+    if crawler is not None:
+        summary.requests, summary.waited_seconds = crawler.requests, crawler.waited
     summary.seconds = time.monotonic() - started
     return summary
 
@@ -104,10 +110,9 @@ async def crawl(config: Any, store: ErrorStore, prepare: RecordPreparer, *,
     session = session or aiohttp.ClientSession(timeout=_TIMEOUT, headers={
         "User-Agent": "erroracle-crawler/0.1"})
     try:
-        crawlers = _crawlers(config, session, names)
         return list(await asyncio.gather(*[
-            _crawl_one(crawler, store, prepare, cursors, limit, progress)
-            for crawler in crawlers]))
+            _crawl_one(name, config, session, store, prepare, cursors, limit, progress)
+            for name in names]))
     finally:
         if own_session:
             await session.close()

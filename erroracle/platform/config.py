@@ -116,6 +116,8 @@ class RedditSource(_Section):
     client_id_env: str = "REDDIT_CLIENT_ID"
     client_secret_env: str = "REDDIT_CLIENT_SECRET"
     user_agent: str = "erroracle/0.1 (self-hosted error learning)"
+    query: str = "error OR exception OR traceback"
+    page_size: int = Field(100, ge=1, le=100)
 
 
 class GithubSource(_Section):
@@ -124,6 +126,7 @@ class GithubSource(_Section):
     repos: list[str] = Field(default_factory=lambda: ["psf/requests"])
     labels: list[str] = Field(default_factory=lambda: ["bug"])
     token_env: str = "GITHUB_TOKEN"
+    page_size: int = Field(100, ge=1, le=100)
 
 
 class SourcesConfig(_Section):

@@ -46,6 +46,28 @@ class ServerThread:
         self._thread.join(5)
 
 
+class Faults:
+    """Canned answers queued per endpoint: each a status, headers and body for its next call
+    (status 0: let that call through)."""
+
+    def __init__(self, *endpoints: str) -> None:
+        self.queued: dict[str, deque[tuple[int, dict[str, str], bytes]]] = {
+            name: deque() for name in endpoints}
+
+    def add(self, endpoint: str, status: int, headers: dict[str, str] | None = None,
+            body: bytes = b"{}") -> None:
+        self.queued[endpoint].append((status, headers or {}, body))
+
+    def next(self, endpoint: str) -> web.Response | None:
+        if not self.queued[endpoint]:
+            return None
+        status, headers, body = self.queued[endpoint].popleft()
+        if status == 0:
+            return None
+        return web.Response(status=status, headers=headers, body=body,
+                            content_type="application/json")
+
+
 def question(qid: int, activity: int, *, title: str, body: str, tags: list[str],
              score: int = 3) -> dict[str, Any]:
     return {"question_id": qid, "title": title, "body": body, "tags": tags, "score": score,
@@ -70,20 +92,12 @@ class StackExchange:
     def __init__(self, questions: list[dict[str, Any]], answers: list[dict[str, Any]]) -> None:
         self.questions = questions
         self.answers = answers
-        self.faults: dict[str, deque[tuple[int, dict[str, str], bytes]]] = {
-            "search": deque(), "answers": deque()}
+        self.faults = Faults("search", "answers")
         self.extra: dict[str, dict[str, Any]] = {"search": {}, "answers": {}}
         self.calls: list[tuple[str, dict[str, str]]] = []
         self.app = web.Application()
         self.app.router.add_get("/2.3/search/advanced", self._search)
         self.app.router.add_get("/2.3/questions/{ids}/answers", self._answers)
-
-    def _fault(self, method: str) -> web.Response | None:
-        if self.faults[method]:
-            status, headers, body = self.faults[method].popleft()
-            return web.Response(status=status, headers=headers, body=body,
-                                content_type="application/json")
-        return None
 
     def _wrap(self, method: str, items: list[dict[str, Any]], has_more: bool) -> web.Response:
         payload = {"items": items, "has_more": has_more, "quota_max": 10000,
@@ -93,7 +107,7 @@ class StackExchange:
 
     async def _search(self, request: web.Request) -> web.Response:
         self.calls.append(("search", dict(request.query)))
-        fault = self._fault("search")
+        fault = self.faults.next("search")
         if fault is not None:
             return fault
         query = request.query
@@ -108,7 +122,7 @@ class StackExchange:
 
     async def _answers(self, request: web.Request) -> web.Response:
         self.calls.append(("answers", dict(request.query)))
-        fault = self._fault("answers")
+        fault = self.faults.next("answers")
         if fault is not None:
             return fault
         ids = {int(i) for i in request.match_info["ids"].split(";")}

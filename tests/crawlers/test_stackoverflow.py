@@ -107,8 +107,8 @@ def test_backoff_holds_the_next_call_of_that_method(site: StackExchange, tmp_pat
 
 def test_429_waits_for_retry_after_and_5xx_is_retried(site: StackExchange,
                                                       tmp_path: Path) -> None:
-    site.faults["search"].append((429, {"Retry-After": "1"}, b"{}"))
-    site.faults["answers"].append((503, {}, b"upstream down"))
+    site.faults.add("search", 429, {"Retry-After": "1"}, b"{}")
+    site.faults.add("answers", 503, {}, b"upstream down")
     summary = run(site, tmp_path)
     assert (summary.new, summary.errors) == (7, []) and summary.waited_seconds >= 0.9
 
@@ -116,14 +116,14 @@ def test_429_waits_for_retry_after_and_5xx_is_retried(site: StackExchange,
 @pytest.mark.parametrize("status", [400, 401, 403, 404])
 def test_refusals_end_the_source_with_one_clear_line(site: StackExchange, tmp_path: Path,
                                                      status: int) -> None:
-    site.faults["search"].append((status, {}, error_body(status, "no_method", "not allowed")))
+    site.faults.add("search", status, {}, error_body(status, "no_method", "not allowed"))
     summary = run(site, tmp_path)
     assert summary.new == 0 and summary.requests == 1  # 4xx is not retried
     assert summary.errors == [f"stackoverflow: HTTP {status}: not allowed"]
 
 
 def test_malformed_json_and_items_are_counted(site: StackExchange, tmp_path: Path) -> None:
-    site.faults["search"].append((200, {}, b"{not json"))
+    site.faults.add("search", 200, {}, b"{not json")
     broken = run(site, tmp_path)
     assert broken.errors == ["stackoverflow: the answer is not valid JSON"]
     site.questions.append({"question_id": "not-a-number", "title": 5,
@@ -141,10 +141,11 @@ def test_quota_used_up_stops_the_source(site: StackExchange, tmp_path: Path) -> 
 def test_an_interrupted_crawl_resumes_where_it_stopped_without_duplicates(
         site: StackExchange, tmp_path: Path) -> None:
     # The second page keeps failing: the crawl stops after storing page one and its cursor.
-    site.faults["answers"].extend([(200, {}, json.dumps({"items": []}).encode())])
-    site.faults["search"].extend([(200, {}, json.dumps({
-        "items": site.questions[:3], "has_more": True, "quota_remaining": 9}).encode())]
-        + [(502, {}, b"")] * 4)
+    site.faults.add("answers", 200, {}, json.dumps({"items": []}).encode())
+    site.faults.add("search", 200, {}, json.dumps({
+        "items": site.questions[:3], "has_more": True, "quota_remaining": 9}).encode())
+    for _ in range(4):
+        site.faults.add("search", 502, {}, b"")
     stopped = run(site, tmp_path)
     assert stopped.new == 3 and "HTTP 502" in stopped.errors[0]
     site.calls.clear()
