@@ -22,7 +22,7 @@ from typing import Any
 
 import github
 import requests
-from github import Auth, Github, GithubException
+from github import Auth, Github, GithubException, RateLimitExceededException
 
 from erroracle.client._transport import parse_retry_after
 from erroracle.crawlers._http import RateWait
@@ -45,15 +45,21 @@ def _utc(value: datetime | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
-def closing_comment(comments: list[dict[str, Any]], closed_at: str | None
-                    ) -> dict[str, Any] | None:
-    """A maintainer's last comment made before the issue was closed (None when open or none)."""
+def closing_comment(comments: list[dict[str, Any]], closed_at: str | None,
+                    reporter: str | None = None) -> dict[str, Any] | None:
+    """A maintainer's last comment made before the issue was closed (None when open or none).
+
+    Servers too old to send ``author_association`` (GitHub before 2017, old Enterprise) get the
+    last comment before closing by anyone but the reporter instead.
+    """
     closed = _when(closed_at)
     if closed is None:
         return None
-    before = [c for c in comments if c.get("author_association") in MAINTAINERS
-              and isinstance(c.get("body"), str) and c["body"].strip()
-              and (_when(c.get("created_at")) or closed) <= closed + _CLOSE_SLACK]
+    knows_roles = any("author_association" in c for c in comments)
+    before = [c for c in comments if isinstance(c.get("body"), str) and c["body"].strip()
+              and (_when(c.get("created_at")) or closed) <= closed + _CLOSE_SLACK
+              and (c.get("author_association") in MAINTAINERS if knows_roles
+                   else (c.get("user") or {}).get("login") != reporter)]
     return max(before, key=lambda c: _when(c.get("created_at")) or closed, default=None)
 
 
@@ -103,7 +109,7 @@ class GithubCrawler:
                 cut = limit is not None and len(issues) > limit - taken
                 chosen = issues[: limit - taken] if cut else issues
                 items = [await self._item(repo, issue) for issue in chosen
-                         if "pull_request" not in issue]
+                         if not _is_pull_request(issue)]
                 taken += len(chosen)
                 last = max((issue["updated_at"] for issue in issues), default=since)
                 if not cut:
@@ -118,7 +124,7 @@ class GithubCrawler:
         if issue.get("state") == "closed":
             path = f"/repos/{repo}/issues/{issue['number']}"
             comments = await self._all(f"{path}/comments") if issue.get("comments") else []
-            chosen = closing_comment(comments, issue.get("closed_at"))
+            chosen = closing_comment(comments, issue.get("closed_at"), credit.get("login"))
             if chosen is not None:
                 solution, credit = chosen["body"], chosen.get("user") or {}
             else:
@@ -165,7 +171,7 @@ class GithubCrawler:
             try:
                 headers, data = await asyncio.to_thread(
                     requester.requestJsonAndCheck, "GET", path, parameters=params)
-            except GithubException.GithubException as exc:
+            except GithubException as exc:
                 wait = _rate_limit_wait(exc)
                 if wait is None and exc.status < 500:
                     raise _translate(exc) from None
@@ -199,6 +205,13 @@ def _closing_commit(events: list[dict[str, Any]]) -> str | None:
     return None
 
 
+def _is_pull_request(issue: dict[str, Any]) -> bool:
+    """The issues API lists pull requests too; before 2013 it gave every issue an empty
+    ``pull_request`` object, so only one with a link is a pull request."""
+    pull = issue.get("pull_request")
+    return isinstance(pull, dict) and any(pull.get(key) for key in ("url", "html_url"))
+
+
 def _when(text: Any) -> datetime | None:
     if not isinstance(text, str):
         return None
@@ -217,10 +230,10 @@ def _issues(data: Any) -> tuple[list[dict[str, Any]], int]:
     return good, len(data) - len(good)
 
 
-def _rate_limit_wait(exc: GithubException.GithubException) -> float | None:
+def _rate_limit_wait(exc: GithubException) -> float | None:
     """Seconds to wait when ``exc`` is a primary or secondary rate limit, else None."""
     headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
-    limited = isinstance(exc, GithubException.RateLimitExceededException) or exc.status == 429
+    limited = isinstance(exc, RateLimitExceededException) or exc.status == 429
     if headers.get("x-ratelimit-remaining") == "0" and exc.status in (403, 429):
         try:
             return max(0.0, float(headers.get("x-ratelimit-reset", "")) - time.time()) + 1
@@ -236,7 +249,7 @@ def _backoff(attempt: int) -> float:
     return min(30.0, 0.5 * 2 ** attempt) * random.uniform(0.5, 1)
 
 
-def _translate(exc: GithubException.GithubException) -> SourceError:
+def _translate(exc: GithubException) -> SourceError:
     message = exc.message or (exc.data.get("message") if isinstance(exc.data, dict) else None)
     if isinstance(exc, github.BadCredentialsException) or exc.status in (401, 403):
         return SourceAuthError(f"github: HTTP {exc.status}: {message or 'refused'}")

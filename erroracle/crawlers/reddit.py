@@ -31,7 +31,7 @@ from erroracle.errors import RateLimited, SourceAuthError, SourceError, SourceUn
 __all__ = ["RedditCrawler", "best_comment"]
 
 LICENSE = "Reddit User Agreement (attribute the author and link the post)"
-_FEEDS = ("search", "new")
+_FEEDS = ("new", "search")
 _RETRIES_429 = 3
 _SLEEP_NOISE = 0.2  # seconds of a praw call off the wire that are parsing, not sleeping
 _ERROR_WORDS = re.compile(r"\b\w*(?:error|exception|traceback|errno|fail(?:ed|s|ure)?|crash"
@@ -155,7 +155,8 @@ class RedditCrawler:
                 newest = max((p.created_utc for p in posts), default=0)
                 state["high"] = max(state.get("high", 0), newest)
                 after = getattr(listing, "after", None)
-                finished = not cut and (not after or len(fresh) < len(posts))
+                stuck = after is not None and after == state.get("after")  # the page repeated
+                finished = not cut and (not after or stuck or len(fresh) < len(posts))
                 if finished:
                     state.update(since=state.get("high", 0), after=None)
                 elif not cut:

@@ -33,13 +33,14 @@ _TIMEOUT = aiohttp.ClientTimeout(total=60, connect=10)
 
 
 def _crawler(name: str, config: Any, session: aiohttp.ClientSession) -> Crawler:
-    source = getattr(config.sources, name)
+    source, max_wait = getattr(config.sources, name), config.sources.max_wait_seconds
     if name == "stackoverflow":
-        http = SourceHttp(name, source.base_url, session, rate=MAX_RATE, concurrency=4)
+        http = SourceHttp(name, source.base_url, session, rate=MAX_RATE, concurrency=4,
+                          max_wait=max_wait)
         return StackOverflowCrawler(source, http, page_size=source.page_size)
     if name == "reddit":
-        return RedditCrawler(source)
-    return GithubCrawler(source)
+        return RedditCrawler(source, max_wait=max_wait)
+    return GithubCrawler(source, max_wait=max_wait)
 
 
 async def _crawl_one(name: str, config: Any, session: aiohttp.ClientSession,

@@ -130,6 +130,7 @@ class GithubSource(_Section):
 
 
 class SourcesConfig(_Section):
+    max_wait_seconds: float = Field(900.0, gt=0)
     stackoverflow: StackOverflowSource = Field(default_factory=StackOverflowSource)
     reddit: RedditSource = Field(default_factory=RedditSource)
     github: GithubSource = Field(default_factory=GithubSource)

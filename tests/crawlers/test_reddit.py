@@ -117,8 +117,8 @@ def test_429_waits_for_retry_after(reddit: Reddit, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("endpoint", "status", "expected"), [
     ("token", 401, "reddit: credentials refused"),
-    ("search", 403, "reddit: credentials refused"),
-    ("search", 404, "reddit: HTTP 404"),
+    ("new", 403, "reddit: credentials refused"),
+    ("new", 404, "reddit: HTTP 404"),
 ])
 def test_refusals_end_the_source_with_one_clear_line(reddit: Reddit, tmp_path: Path,
                                                      endpoint: str, status: int,
@@ -139,7 +139,7 @@ def test_missing_credentials_are_one_line(reddit: Reddit, tmp_path: Path,
 
 def test_malformed_json_is_an_error_and_malformed_posts_are_skipped(reddit: Reddit,
                                                                    tmp_path: Path) -> None:
-    reddit.faults.add("search", 200, {}, b"{not json")
+    reddit.faults.add("new", 200, {}, b"{not json")
     broken = run(reddit, tmp_path)
     assert broken.errors == ["reddit: the answer is not valid JSON"]
     reddit.posts.append({"id": "bad", "name": "t3_bad", "subreddit": "learnpython",
@@ -149,7 +149,7 @@ def test_malformed_json_is_an_error_and_malformed_posts_are_skipped(reddit: Redd
 
 
 def test_a_killed_crawl_resumes_without_duplicates(reddit: Reddit, tmp_path: Path) -> None:
-    # The first search page and its two posts' comments go through; then comments keep failing.
+    # The first page of new posts and its two posts' comments go through; then comments fail.
     for status in (0, 0) + (500,) * 4:
         reddit.faults.add("comments", status)
     stopped = run(reddit, tmp_path)
@@ -157,7 +157,7 @@ def test_a_killed_crawl_resumes_without_duplicates(reddit: Reddit, tmp_path: Pat
     reddit.calls.clear()
     resumed = run(reddit, tmp_path)
     assert (resumed.new, resumed.errors) == (3, [])
-    searched = [query for call, query in reddit.calls if call == "search"]
-    assert searched[0].get("after") == "t3_p2"  # resumed after the stored page
+    listed = [query for call, query in reddit.calls if call == "new"]
+    assert listed[0].get("after") == "t3_p2"  # resumed after the stored page
     ids = [r["source_id"] for r in stored(tmp_path)]
     assert sorted(ids) == ["p1", "p2", "p3", "p4", "p5"]

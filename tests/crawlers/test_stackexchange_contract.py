@@ -48,7 +48,8 @@ def crawl_replay(app: web.Application, root: Path) -> Any:
                    "ERRORACLE_SOURCES__STACKOVERFLOW__TAGS": '["python"]'}
         config = load_config(None, data_root=str(root), environ=environ)
         with ParquetErrorStore(config.data_root, background=False) as store:
-            [summary] = asyncio.run(crawl(config, store, RecordPreparer(Scrubber())))
+            [summary] = asyncio.run(crawl(config, store, RecordPreparer(Scrubber()),
+                                          sources=["stackoverflow"]))
             rows = store.read_table(sources=["stackoverflow"]).to_pylist()
     return summary, rows
 

@@ -55,7 +55,8 @@ def run(site: StackExchange, root: Path, **kwargs: Any) -> CrawlSummary:
                "ERRORACLE_SOURCES__STACKOVERFLOW__PAGE_SIZE": "3"}
     config = load_config(None, data_root=str(root), environ=environ)
     with ParquetErrorStore(config.data_root, background=False) as store:
-        [summary] = asyncio.run(crawl(config, store, RecordPreparer(Scrubber()), **kwargs))
+        [summary] = asyncio.run(crawl(config, store, RecordPreparer(Scrubber()),
+                                      sources=["stackoverflow"], **kwargs))
     return summary
 
 
