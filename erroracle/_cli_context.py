@@ -33,6 +33,7 @@ class Context:
     def __init__(self, config_path: str | None, data_root: str | None) -> None:
         self.config_path, self.data_root = config_path, data_root
         self._config = None
+        self.ray_context: Any = None
 
     @property
     def config(self):
@@ -50,11 +51,9 @@ class Context:
 
 def preparer(obj: Context):
     """The record preparer with the config's extra scrubbing rules."""
-    from erroracle.client.scrubber import Scrubber
     from erroracle.platform.prepare import RecordPreparer
 
-    scrub = obj.config.scrub
-    return RecordPreparer(Scrubber(scrub.extra_keys, scrub.extra_patterns))
+    return RecordPreparer.for_config(obj.config)
 
 
 def start_ray(obj: Context, address: str | None = None, *, log_to_driver: bool = True):
@@ -66,7 +65,7 @@ def start_ray(obj: Context, address: str | None = None, *, log_to_driver: bool =
     import ray
     from ray.data import DataContext
 
-    ray.init(
+    obj.ray_context = ray.init(
         address=address or obj.config.ray.address,
         num_cpus=obj.config.ray.num_cpus,
         log_to_driver=log_to_driver,

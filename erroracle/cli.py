@@ -84,28 +84,51 @@ def ingest(obj: Context, files: tuple[Path, ...], source, fmt, batch_size: int) 
         sys.exit(1)
 
 
-def _status(obj: Context, top: int) -> dict[str, Any]:
+def _status(obj: Context, top: int, rounds: int = 0) -> dict[str, Any]:
+    import time
+
+    from erroracle.loop.history import RoundHistory
+    from erroracle.platform.registry import Registry
+
+    config = obj.config
     with obj.store(background=False) as store:
         by_source = store.counts_by_source()
-        return {
-            "data_root": obj.config.data_root,
-            "lake": {
-                "total": sum(by_source.values()),
-                "by_source": by_source,
+        lake = {"total": sum(by_source.values()), "by_source": by_source,
                 "quarantined_files": store.quarantined_files(),
-                "replayed_on_open": store.replayed_records,
-            },
-            "groups": store.groups(limit=top),
-        }
+                "replayed_on_open": store.replayed_records}
+        groups = store.groups(limit=top)
+    registry = Registry(config.data_root)
+    champion = registry.champion()
+    history = RoundHistory(config.data_root)
+    now = time.time()
+    return {
+        "data_root": config.data_root,
+        "lake": lake,
+        "groups": groups,
+        "champion": {"version": champion, "metrics": registry.info(champion).metrics}
+        if champion else None,
+        "rounds": history.rounds()[-rounds:] if rounds else [],
+        "next_round_at": _when(history.next_round_at(config.loop.crawl_every, now)),
+        "next_training_at": _when(history.next_training_at(config.loop.train_every, now)),
+    }
+
+
+def _when(seconds: float) -> str:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="seconds")
 
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--top", default=10, show_default=True, type=click.IntRange(0, 1000))
+@click.option("--rounds", default=5, show_default=True, type=click.IntRange(0, 1000),
+              help="How many of the last rounds to show.")
 @click.pass_obj
-def status(obj: Context, as_json: bool, top: int) -> None:
-    """Lake counts by source and the top error groups."""
-    report = _status(obj, top)
+def status(obj: Context, as_json: bool, top: int, rounds: int) -> None:
+    """Lake counts by source, the top error groups, the champion, the last rounds and when the
+    next one is due."""
+    report = _status(obj, top, rounds)
     if as_json:
         click.echo(dumps(report))
         return
@@ -124,6 +147,21 @@ def status(obj: Context, as_json: bool, top: int) -> None:
             f"  {group['count']:>8,}  {group['fingerprint'][:12]}  "
             f"{group['error_type'] or '-'}: {message}"
         )
+    champion = report["champion"]
+    if champion:
+        shown = ", ".join(f"{k} {v:.3f}" for k, v in champion["metrics"].items()
+                          if isinstance(v, float))
+        click.echo(f"champion    {champion['version']}  {shown}")
+    else:
+        click.echo("champion    none yet (erroracle up bootstraps one)")
+    if report["rounds"]:
+        click.echo("last rounds")
+    for entry in report["rounds"]:
+        seen = sum(entry.get("records_seen", {}).values())
+        click.echo(f"  #{entry['round']:<4} {entry['started']}  {entry.get('seconds', 0):>7.0f} s"
+                   f"  {seen:>6,} new  {entry.get('decision')}: {entry.get('why')}")
+    click.echo(f"next round  {report['next_round_at']}  (training not before "
+               f"{report['next_training_at']})")
 
 
 @cli.command()
@@ -207,29 +245,41 @@ def fingerprint_command(file, jsonl: bool) -> None:
         sys.exit(1)
 
 
-def _wait_for_signal() -> str:
-    """Block until SIGINT or SIGTERM; returns the signal's name."""
-    received: list[str] = []
+def _stop_on_signal() -> threading.Event:
+    """An event set by the first SIGINT or SIGTERM; a second one interrupts at once."""
     stop = threading.Event()
 
     def handle(number: int, _frame: Any) -> None:
-        received.append(signal.Signals(number).name)
+        if stop.is_set():
+            raise KeyboardInterrupt
+        click.echo(f"stopping    ({signal.Signals(number).name}; a round in progress ends "
+                   "its stage first, Ctrl-C again to interrupt it)")
         stop.set()
 
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, handle)
-    stop.wait()
-    return received[0]
+    return stop
+
+
+def _reload_serve() -> None:
+    """Ask every model replica to look for the new champion now."""
+    from ray import serve
+
+    from erroracle.serve.app import APP_NAME
+
+    serve.get_deployment_handle("ModelServer", APP_NAME).reload.remote().result(timeout_s=60)
 
 
 @cli.command()
 @click.option("--address", help="Join this Ray cluster instead of starting one.")
 @click.option("--host", help="Bind the HTTP API here (default: serve.host).")
 @click.option("--port", type=click.IntRange(1, 65535), help="HTTP port (default: serve.port).")
+@click.option("--no-loop", is_flag=True, help="Serve only: no crawling or training rounds.")
 @click.pass_obj
-def up(obj: Context, address: str | None, host: str | None, port: int | None) -> None:
-    """Start Ray and the HTTP API in the foreground; on first start, seed the knowledge base,
-    bootstrap a model and create an API key. Ctrl-C stops it cleanly."""
+def up(obj: Context, address: str | None, host: str | None, port: int | None,
+       no_loop: bool) -> None:
+    """Start Ray, the HTTP API and the continuous loop in the foreground; on first start, seed
+    the knowledge base, bootstrap a model and create an API key. Ctrl-C stops it cleanly."""
     from erroracle.knowledge import seed_lake
     from erroracle.learners.bootstrap import bootstrap
     from erroracle.platform.registry import Registry
@@ -239,6 +289,7 @@ def up(obj: Context, address: str | None, host: str | None, port: int | None) ->
         update={k: v for k, v in (("host", host), ("port", port)) if v is not None})
     config = obj.config.model_copy(update={"serve": settings})
     ray = start_ray(obj, address, log_to_driver=False)
+    stop = _stop_on_signal()
     try:
         registry = Registry(config.data_root)
         with obj.store(background=False) as store:
@@ -251,8 +302,10 @@ def up(obj: Context, address: str | None, host: str | None, port: int | None) ->
                 click.echo(f"model       {bootstrap(config, store, registry)} bootstrapped "
                            "from the knowledge base (first start)")
         key = ensure_keys(config)
-        report = _status(obj, top=5)
-        click.echo(f"ray         {ray.get_runtime_context().gcs_address}")
+        report = _status(obj, top=0)
+        dashboard = getattr(obj.ray_context, "dashboard_url", None)
+        click.echo(f"ray         {ray.get_runtime_context().gcs_address}  (dashboard: "
+                   f"{'http://' + dashboard if dashboard else 'off'})")
         click.echo(f"data root   {report['data_root']}")
         click.echo(f"champion    {registry.champion()}")
         click.echo(f"lake        {rows:,} records read through Ray Data")
@@ -261,16 +314,31 @@ def up(obj: Context, address: str | None, host: str | None, port: int | None) ->
         if key:
             click.echo(f"api key     {key}  (admin; shown once, stored hashed in "
                        f"{keys_path(config)})")
+        else:
+            click.echo(f"api keys    {keys_path(config)} (or ${config.auth.admin_key_env})")
         from erroracle.serve.app import deploy
 
         deploy(config)
-        click.echo(f"serving     http://{settings.host}:{settings.port}  (docs: /docs; "
-                   "Ctrl-C to stop)")
+        click.echo(f"serving     http://{settings.host}:{settings.port}  (docs: "
+                   f"http://{settings.host}:{settings.port}/docs; Ctrl-C to stop)")
         sys.stdout.flush()
-        click.echo(f"stopping    ({_wait_for_signal()})")
+        if no_loop:
+            click.echo("loop        off (--no-loop)")
+            stop.wait()
+        else:
+            from erroracle.loop import Conductor
+
+            conductor = Conductor(config, reload=_reload_serve,
+                                  say=lambda line: click.echo(f"loop        {line}"))
+            click.echo(f"loop        every {config.loop.crawl_every:.0f} s, training at most "
+                       f"every {config.loop.train_every:.0f} s; rounds in "
+                       f"{conductor.history.path}")
+            sys.stdout.flush()
+            conductor.run(stop)
         from ray import serve
 
         serve.shutdown()
+        click.echo("stopped")
     finally:
         ray.shutdown()
 

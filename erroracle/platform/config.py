@@ -197,11 +197,16 @@ class TuneConfig(_Section):
 
 
 class LoopConfig(_Section):
+    """When the conductor crawls and trains; ``burst_new_groups`` (0: off) starts a round early
+    once that many error groups the last training never saw have arrived."""
+
     crawl_every: float = 900.0
     train_every: float = 3600.0
     min_new_records: int = Field(100, ge=0)
+    burst_new_groups: int = Field(25, ge=0)
+    check_every: float = 60.0
 
-    @field_validator("crawl_every", "train_every", mode="before")
+    @field_validator("crawl_every", "train_every", "check_every", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> float:
         return parse_duration(value)

@@ -27,6 +27,11 @@ class RecordPreparer:
     def __init__(self, scrubber: Scrubber | None = None) -> None:
         self.scrubber = scrubber or Scrubber()
 
+    @classmethod
+    def for_config(cls, config: Any) -> RecordPreparer:
+        """The preparer with the config's extra scrubbing rules."""
+        return cls(Scrubber(config.scrub.extra_keys, config.scrub.extra_patterns))
+
     def __call__(self, data: Mapping[str, Any] | ErrorRecord) -> ErrorRecord:
         raw = data.model_dump() if isinstance(data, ErrorRecord) else dict(data)
         for name in _TEXT_FIELDS:

@@ -23,7 +23,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from erroracle import __version__
-from erroracle.client.scrubber import Scrubber
 from erroracle.errors import ErroracleError, ModelNotReady, StorageError, ValidationError
 from erroracle.learners.examples import error_text
 from erroracle.platform.config import Config
@@ -136,8 +135,7 @@ class Ingress:
         self.limits = self.config.serve
         self.keys = load_keyring(self.config)
         self.limiter = RateLimiter(self.limits.rate_limit_per_minute)
-        scrub = self.config.scrub
-        self.prepare = RecordPreparer(Scrubber(scrub.extra_keys, scrub.extra_patterns))
+        self.prepare = RecordPreparer.for_config(self.config)
         self.taxonomy = Taxonomy.load()
         self.store = open_store(self.config)
         self.registry = Registry(self.config.data_root)
