@@ -94,8 +94,9 @@ class Conductor:
         new_records = newer.num_rows
         if loop.burst_new_groups and new_groups >= loop.burst_new_groups:
             return TrainDue(True, f"burst: {new_groups} new error groups", new_records, new_groups)
-        if now < self.next_training_at():
-            return TrainDue(False, f"next training due at {_iso(self.next_training_at())}",
+        next_training = self.history.next_training_at(loop.train_every, now)
+        if now < next_training:
+            return TrainDue(False, f"next training due at {_iso(next_training)}",
                             new_records, new_groups)
         if new_records < loop.min_new_records:
             return TrainDue(False, f"{new_records} new records, fewer than "

@@ -1,0 +1,6 @@
+"""The continuous loop: crawl, train, evaluate, promote, reload, on a schedule."""
+
+from erroracle.loop.conductor import Conductor
+from erroracle.loop.history import RoundHistory
+
+__all__ = ["Conductor", "RoundHistory"]
