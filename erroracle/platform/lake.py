@@ -89,7 +89,7 @@ class ParquetErrorStore(ErrorStore):
         self._events = f"{self._root}/events"
         self._deletes = f"{self._root}/deletes"
         self._quarantine = f"{self._root}/quarantine"
-        self._wal_dir = Path(wal_dir) if wal_dir else self._default_wal_dir()
+        self._wal_dir = Path(wal_dir).expanduser() if wal_dir else self._default_wal_dir()
         self._flush_records = flush_records
         self._flush_seconds = flush_seconds
         self._writer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
