@@ -245,20 +245,29 @@ def fingerprint_command(file, jsonl: bool) -> None:
         sys.exit(1)
 
 
-def _stop_on_signal() -> threading.Event:
-    """An event set by the first SIGINT or SIGTERM; a second one interrupts at once."""
-    stop = threading.Event()
+class _StopOnSignal:
+    """``stop`` is set by the first SIGINT or SIGTERM; a second one interrupts at once."""
 
-    def handle(number: int, _frame: Any) -> None:
-        if stop.is_set():
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.install()
+
+    def install(self) -> None:
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, self._handle)
+
+    def _handle(self, number: int, _frame: Any) -> None:
+        if self.stop.is_set():
             raise KeyboardInterrupt
         click.echo(f"stopping    ({signal.Signals(number).name}; a round in progress ends "
                    "its stage first, Ctrl-C again to interrupt it)")
-        stop.set()
+        sys.stdout.flush()
+        self.stop.set()
 
-    for number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(number, handle)
-    return stop
+
+def _say_loop(line: str) -> None:
+    click.echo(f"loop        {line}")
+    sys.stdout.flush()
 
 
 def _reload_serve() -> None:
@@ -267,7 +276,7 @@ def _reload_serve() -> None:
 
     from erroracle.serve.app import APP_NAME
 
-    serve.get_deployment_handle("ModelServer", APP_NAME).reload.remote().result(timeout_s=60)
+    serve.get_deployment_handle("model", APP_NAME).reload.remote().result(timeout_s=60)
 
 
 @cli.command()
@@ -289,7 +298,7 @@ def up(obj: Context, address: str | None, host: str | None, port: int | None,
         update={k: v for k, v in (("host", host), ("port", port)) if v is not None})
     config = obj.config.model_copy(update={"serve": settings})
     ray = start_ray(obj, address, log_to_driver=False)
-    stop = _stop_on_signal()
+    signals = _StopOnSignal()
     try:
         registry = Registry(config.data_root)
         with obj.store(background=False) as store:
@@ -324,17 +333,17 @@ def up(obj: Context, address: str | None, host: str | None, port: int | None,
         sys.stdout.flush()
         if no_loop:
             click.echo("loop        off (--no-loop)")
-            stop.wait()
+            signals.stop.wait()
         else:
             from erroracle.loop import Conductor
 
             conductor = Conductor(config, reload=_reload_serve,
-                                  say=lambda line: click.echo(f"loop        {line}"))
+                                  say=_say_loop)
             click.echo(f"loop        every {config.loop.crawl_every:.0f} s, training at most "
                        f"every {config.loop.train_every:.0f} s; rounds in "
                        f"{conductor.history.path}")
             sys.stdout.flush()
-            conductor.run(stop)
+            conductor.run(signals.stop, after_round=signals.install)
         from ray import serve
 
         serve.shutdown()

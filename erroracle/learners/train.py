@@ -237,6 +237,7 @@ def build_trainer(
         scaling_config=ScalingConfig(
             num_workers=train.workers, use_gpu=train.use_gpu,
             resources_per_worker={"CPU": train.cpus_per_worker},
+            placement_strategy=train.placement_strategy,
         ),
         datasets={"train": data.train, "validation": data.validation},
         run_config=RunConfig(

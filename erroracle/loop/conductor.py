@@ -72,11 +72,9 @@ class Conductor:
 
     # -- the schedule ---------------------------------------------------------------------------
 
-    def next_round_at(self) -> float:
-        return self.history.next_round_at(self.config.loop.crawl_every, self.clock())
-
-    def next_training_at(self) -> float:
-        return self.history.next_training_at(self.config.loop.train_every, self.clock())
+    def next_round_at(self, now: float) -> float:
+        """A crawl interval after the last round started; ``now`` when there was none."""
+        return self.history.next_round_at(self.config.loop.crawl_every, now)
 
     def train_due(self, store: Any, now: float) -> TrainDue:
         """Training is due on time with enough new records, or early on a burst of new groups."""
@@ -115,16 +113,23 @@ class Conductor:
 
     # -- running --------------------------------------------------------------------------------
 
-    def run(self, stop: threading.Event) -> None:
-        """Rounds on schedule until ``stop`` is set (a round in progress finishes its stage)."""
+    def run(self, stop: threading.Event,
+            after_round: Callable[[], None] = lambda: None) -> None:
+        """Rounds on schedule until ``stop`` is set (a round in progress finishes its stage).
+
+        ``after_round`` runs after each round: Ray Train replaces the SIGINT handler of the
+        process it runs in, so ``up`` puts its own back there.
+        """
         while not stop.is_set():
             now = self.clock()
-            if now >= self.next_round_at():
+            if now >= self.next_round_at(now):
                 self.run_round("scheduled")
+                after_round()
             elif self.burst():
                 self.run_round("burst of new error groups")
-            wait = min(self.next_round_at() - self.clock(), self.config.loop.check_every)
-            stop.wait(max(0.2, wait))
+                after_round()
+            now = self.clock()
+            stop.wait(max(0.2, min(self.next_round_at(now) - now, self.config.loop.check_every)))
 
     def run_round(self, trigger: str = "manual") -> dict[str, Any]:
         """One round, recorded whatever happens; returns its record."""

@@ -166,6 +166,8 @@ class TrainConfig(_Section):
     workers: int = Field(1, ge=1)
     cpus_per_worker: int = Field(1, ge=1)
     use_gpu: bool = False
+    # PACK keeps the workers on as few nodes as fit them; SPREAD puts one a node (a GPU cluster).
+    placement_strategy: Literal["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"] = "PACK"
     batch_size: int = Field(32, ge=1)
     max_steps: int = Field(300, ge=1)
     lr: float = Field(5e-5, gt=0)

@@ -1,0 +1,171 @@
+"""``erroracle up`` end to end, with short intervals: it bootstraps, serves, and runs rounds by
+itself (crawling a local Stack Exchange server, with Reddit failing for lack of credentials);
+errors are reported, predicted and given feedback; a round promotes a candidate and predictions
+name it; crawled solutions are suggested with their attribution; ``status`` shows the rounds;
+Ctrl-C stops it cleanly and a second ``up`` carries on."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import ERRORACLE
+from tests.crawlers.servers import ServerThread, StackExchange
+from tests.crawlers.test_stackoverflow import questions
+
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
+LEARNING = "/api/v1/learning"
+KEY = "e2e-admin-key"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Up:
+    """One ``erroracle up`` process, its output in a file."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.log = log
+        self.process = subprocess.Popen([*ERRORACLE, "up"], env=env, stdout=log.open("w"),
+                                        stderr=subprocess.STDOUT)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_for(self, text: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.output():
+            assert self.process.poll() is None, f"up exited:\n{self.output()[-3000:]}"
+            assert time.monotonic() < deadline, f"no {text!r} in:\n{self.output()[-3000:]}"
+            time.sleep(0.5)
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGINT)
+        try:
+            return self.process.wait(180)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+
+
+def rounds(env: dict[str, str]) -> list[dict[str, Any]]:
+    done = subprocess.run([*ERRORACLE, "status", "--json", "--rounds", "50"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)["rounds"]
+
+
+def _ready(port: int) -> httpx.Client:
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
+    deadline = time.monotonic() + 180
+    while not client.get("/healthz").json().get("ready"):
+        assert time.monotonic() < deadline, "the model never became ready"
+        time.sleep(0.5)
+    return client
+
+
+def _version(client: httpx.Client) -> str:
+    answer = client.post(f"{LEARNING}/predict", headers=AUTH,
+                         json={"error_message": "KeyError: 'user'"})
+    assert answer.status_code == 200, answer.text
+    return answer.json()["model_version"]
+
+
+@pytest.mark.timeout(1500)
+def test_up_serves_learns_by_itself_and_carries_on(cli_env: dict[str, str],
+                                                   tmp_path: Path) -> None:
+    port = _free_port()
+    site = StackExchange(*questions())
+    with ServerThread(site.app) as server:
+        env = {**cli_env, "ERRORACLE_ADMIN_KEY": KEY, "ERRORACLE_SERVE__PORT": str(port),
+               "ERRORACLE_SERVE__RELOAD_POLL_SECONDS": "1", "ERRORACLE_RAY__NUM_CPUS": "4",
+               "ERRORACLE_SOURCES__STACKOVERFLOW__BASE_URL": f"{server.url}/2.3",
+               "ERRORACLE_SOURCES__STACKOVERFLOW__TAGS": '["python"]',
+               "ERRORACLE_SOURCES__GITHUB__ENABLED": "false",
+               "ERRORACLE_LOOP__CRAWL_EVERY": "1h", "ERRORACLE_LOOP__TRAIN_EVERY": "0s",
+               "ERRORACLE_LOOP__MIN_NEW_RECORDS": "1", "ERRORACLE_LOOP__CHECK_EVERY": "1s",
+               "ERRORACLE_TRAIN__BATCH_SIZE": "8", "ERRORACLE_TRAIN__MAX_STEPS": "2",
+               "ERRORACLE_TRAIN__WARMUP_STEPS": "1", "ERRORACLE_TRAIN__CHECKPOINT_EVERY": "2"}
+        for name in ("REDDIT_CLIENT_ID", "REDDIT_CLIENT_SECRET"):
+            env.pop(name, None)
+
+        # First start: bootstrap a (barely trained) model, serve, run the first round at once.
+        up = Up(env, tmp_path / "up.log")
+        try:
+            up.wait_for("serving", 600)
+            client = _ready(port)
+            first_version = _version(client)
+            reported = client.post(f"{LEARNING}/errors", headers=AUTH, json={"errors": [
+                {"error_id": f"e2e-{n}", "error_message": f"ConnectionRefusedError: [Errno 111] "
+                 f"redis at 10.0.0.{n}:6379", "solution": "Start redis first."}
+                for n in range(5)]})
+            assert reported.status_code == 202, reported.text
+            predicted = client.post(f"{LEARNING}/predict", headers=AUTH, json={
+                "error_message": "ConnectionRefusedError: [Errno 111] redis at 10.0.0.9:6379"})
+            assert predicted.status_code == 200, predicted.text
+            feedback = client.post(f"{LEARNING}/feedback", headers=AUTH, json={
+                "prediction_id": predicted.json()["prediction_id"], "solution_worked": True,
+                "correct_category": "network"})
+            assert feedback.status_code == 202, feedback.text
+            up.wait_for("round 1 ended", 600)
+            # Reddit has no credentials and failed; the service kept answering all along.
+            assert _version(client) in (first_version, rounds(env)[0].get("candidate"))
+            client.close()
+        finally:
+            code = up.stop()
+        assert code == 0 and "stopped" in up.output(), up.output()[-3000:]
+        [first] = rounds(env)
+        crawled = first["stages"]["crawl"]["sources"]
+        assert crawled["stackoverflow"]["new"] == 7 and first["records_seen"]["stackoverflow"] == 7
+        assert crawled["reddit"]["error"].startswith("reddit: no credentials")
+        assert first["decision"] in ("promoted", "kept") and first["stages"]["train"]["seconds"]
+
+        # Second start carries on: no new bootstrap, rounds go on by themselves every 5 s, and
+        # with longer training one is promoted; predictions then name the new version.
+        env.update({"ERRORACLE_LOOP__CRAWL_EVERY": "5s", "ERRORACLE_LOOP__MIN_NEW_RECORDS": "0",
+                    "ERRORACLE_TRAIN__MAX_STEPS": "30",
+                    "ERRORACLE_TRAIN__CHECKPOINT_EVERY": "30",
+                    "ERRORACLE_TRAIN__PROMOTE_TOLERANCE": "0.2"})
+        again = Up(env, tmp_path / "again.log")
+        try:
+            again.wait_for("serving", 600)
+            client = _ready(port)
+            before = _version(client)
+            again.wait_for("promoted", 900)
+            promoted = next(r for r in rounds(env) if r["decision"] == "promoted"
+                            and r["round"] > 1)
+            deadline = time.monotonic() + 120
+            while _version(client) == before:
+                assert time.monotonic() < deadline, "Serve never loaded the promoted model"
+                time.sleep(1)
+            assert _version(client) == promoted["candidate"]
+            assert promoted["why"].startswith("better") and "reload" in promoted["stages"]
+            # A crawled solution is suggested with its author and link.
+            fixes = client.get(f"{LEARNING}/suggest-fix", headers=AUTH, params={
+                "error_message": "KeyError: 'user' when reading a dict", "top_k": 5}).json()
+            from_so = [s for s in fixes["suggestions"] if s["source"] == "stackoverflow"]
+            assert from_so and from_so[0]["author"].startswith("helper")
+            assert from_so[0]["url"].startswith("https://stackoverflow.com/questions/")
+            assert from_so[0]["license"].startswith("CC BY-SA")
+            client.close()
+        finally:
+            assert again.stop() == 0
+        assert "bootstrapped" not in again.output()
+        history = rounds(env)
+        assert [r["round"] for r in history] == list(range(1, len(history) + 1))
+        status = subprocess.run([*ERRORACLE, "status"], env=env, capture_output=True,
+                                text=True, timeout=300)
+        assert f"champion    {promoted['candidate']}" in status.stdout
+        assert "last rounds" in status.stdout and "promoted: better" in status.stdout
