@@ -7,6 +7,7 @@ import asyncio
 import json
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -55,10 +56,14 @@ class SourceHttp:
         rate: calls a second.
         concurrency: calls in flight at once.
         max_wait: the longest rate-limit wait accepted; beyond it the source stops for this crawl.
+        throttled: seconds to wait when an answer (status, JSON) is the API's own way of saying
+            "too many requests", else None.
     """
 
     def __init__(self, name: str, base_url: str, session: aiohttp.ClientSession, *,
-                 rate: float, concurrency: int, max_wait: float = _MAX_WAIT) -> None:
+                 rate: float, concurrency: int, max_wait: float = _MAX_WAIT,
+                 throttled: Callable[[int, Any], float | None] = lambda status, data: None
+                 ) -> None:
         self.name = name
         self.base_url = base_url.rstrip("/")
         self._host = urlsplit(self.base_url).netloc
@@ -69,6 +74,7 @@ class SourceHttp:
         self._pace = asyncio.Lock()
         self._blocked_until: dict[str, float] = {}
         self.wait = RateWait(name, max_wait)
+        self.throttled = throttled
         self.requests = 0
 
     @property
@@ -124,6 +130,10 @@ class SourceHttp:
         if status >= 500:
             raise _Retry(f"HTTP {status}")
         data = _json(self.name, body, status)
+        throttle = self.throttled(status, data)
+        if throttle is not None:
+            await self.wait(throttle, "throttled")
+            raise _Retry(f"HTTP {status}: throttled")
         if status in (401, 403):
             raise SourceAuthError(f"{self.name}: HTTP {status}: {_reason(data)}")
         if status >= 300:

@@ -21,7 +21,7 @@ from erroracle.crawlers.base import Crawler, CrawlSummary, Page
 from erroracle.crawlers.cursors import CursorStore
 from erroracle.crawlers.github import GithubCrawler
 from erroracle.crawlers.reddit import RedditCrawler
-from erroracle.crawlers.stackoverflow import MAX_RATE, StackOverflowCrawler
+from erroracle.crawlers.stackoverflow import MAX_RATE, StackOverflowCrawler, throttle_violation
 from erroracle.errors import ErroracleError, ValidationError
 from erroracle.platform.prepare import RecordPreparer
 from erroracle.platform.store import ErrorStore
@@ -36,7 +36,7 @@ def _crawler(name: str, config: Any, session: aiohttp.ClientSession) -> Crawler:
     source, max_wait = getattr(config.sources, name), config.sources.max_wait_seconds
     if name == "stackoverflow":
         http = SourceHttp(name, source.base_url, session, rate=MAX_RATE, concurrency=4,
-                          max_wait=max_wait)
+                          max_wait=max_wait, throttled=throttle_violation)
         return StackOverflowCrawler(source, http, page_size=source.page_size)
     if name == "reddit":
         return RedditCrawler(source, max_wait=max_wait)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import os
+import re
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -20,7 +21,7 @@ from erroracle.crawlers.base import Item, Page
 from erroracle.crawlers.html_text import html_to_text, question_error
 from erroracle.errors import RateLimited, SourceError
 
-__all__ = ["StackOverflowCrawler", "license_for"]
+__all__ = ["StackOverflowCrawler", "license_for", "throttle_violation"]
 
 _SEARCH = "search/advanced"
 _ANSWERS = "questions/answers"
@@ -35,6 +36,18 @@ def license_for(created: datetime) -> str:
     if created >= datetime(2011, 4, 8, tzinfo=timezone.utc):
         return "CC BY-SA 3.0"
     return "CC BY-SA 2.5"
+
+
+_AVAILABLE_IN = re.compile(r"available in (\d+) seconds")
+
+
+def throttle_violation(status: int, data: Any) -> float | None:
+    """Stack Exchange's ``throttle_violation`` (error 502 in a 400): the seconds it names, else
+    a minute."""
+    if status != 400 or not isinstance(data, dict) or data.get("error_id") != 502:
+        return None
+    found = _AVAILABLE_IN.search(str(data.get("error_message") or ""))
+    return float(found.group(1)) if found else 60.0
 
 
 def _when(seconds: Any) -> datetime | None:

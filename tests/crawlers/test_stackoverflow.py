@@ -114,6 +114,14 @@ def test_429_waits_for_retry_after_and_5xx_is_retried(site: StackExchange,
     assert (summary.new, summary.errors) == (7, []) and summary.waited_seconds >= 0.9
 
 
+def test_a_throttle_violation_is_waited_out(site: StackExchange, tmp_path: Path) -> None:
+    site.faults.add("search", 400, {}, error_body(
+        502, "throttle_violation", "too many requests from this IP, more requests available "
+        "in 1 seconds"))
+    summary = run(site, tmp_path)
+    assert (summary.new, summary.errors) == (7, []) and summary.waited_seconds >= 0.9
+
+
 @pytest.mark.parametrize("status", [400, 401, 403, 404])
 def test_refusals_end_the_source_with_one_clear_line(site: StackExchange, tmp_path: Path,
                                                      status: int) -> None:
