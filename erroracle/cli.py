@@ -245,24 +245,21 @@ def fingerprint_command(file, jsonl: bool) -> None:
         sys.exit(1)
 
 
-class _StopOnSignal:
-    """``stop`` is set by the first SIGINT or SIGTERM; a second one interrupts at once."""
+def _stop_on_signal() -> threading.Event:
+    """An event set by the first SIGINT or SIGTERM; a second one interrupts at once."""
+    stop = threading.Event()
 
-    def __init__(self) -> None:
-        self.stop = threading.Event()
-        self.install()
-
-    def install(self) -> None:
-        for number in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(number, self._handle)
-
-    def _handle(self, number: int, _frame: Any) -> None:
-        if self.stop.is_set():
+    def handle(number: int, _frame: Any) -> None:
+        if stop.is_set():
             raise KeyboardInterrupt
         click.echo(f"stopping    ({signal.Signals(number).name}; a round in progress ends "
                    "its stage first, Ctrl-C again to interrupt it)")
         sys.stdout.flush()
-        self.stop.set()
+        stop.set()
+
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, handle)
+    return stop
 
 
 def _say_loop(line: str) -> None:
@@ -298,7 +295,7 @@ def up(obj: Context, address: str | None, host: str | None, port: int | None,
         update={k: v for k, v in (("host", host), ("port", port)) if v is not None})
     config = obj.config.model_copy(update={"serve": settings})
     ray = start_ray(obj, address, log_to_driver=False)
-    signals = _StopOnSignal()
+    stop = _stop_on_signal()
     try:
         registry = Registry(config.data_root)
         with obj.store(background=False) as store:
@@ -333,7 +330,7 @@ def up(obj: Context, address: str | None, host: str | None, port: int | None,
         sys.stdout.flush()
         if no_loop:
             click.echo("loop        off (--no-loop)")
-            signals.stop.wait()
+            stop.wait()
         else:
             from erroracle.loop import Conductor
 
@@ -343,7 +340,7 @@ def up(obj: Context, address: str | None, host: str | None, port: int | None,
                        f"every {config.loop.train_every:.0f} s; rounds in "
                        f"{conductor.history.path}")
             sys.stdout.flush()
-            conductor.run(signals.stop, after_round=signals.install)
+            conductor.run(stop)
         from ray import serve
 
         serve.shutdown()

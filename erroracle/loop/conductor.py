@@ -113,21 +113,14 @@ class Conductor:
 
     # -- running --------------------------------------------------------------------------------
 
-    def run(self, stop: threading.Event,
-            after_round: Callable[[], None] = lambda: None) -> None:
-        """Rounds on schedule until ``stop`` is set (a round in progress finishes its stage).
-
-        ``after_round`` runs after each round: Ray Train replaces the SIGINT handler of the
-        process it runs in, so ``up`` puts its own back there.
-        """
+    def run(self, stop: threading.Event) -> None:
+        """Rounds on schedule until ``stop`` is set (a round in progress finishes its stage)."""
         while not stop.is_set():
             now = self.clock()
             if now >= self.next_round_at(now):
                 self.run_round("scheduled")
-                after_round()
             elif self.burst():
                 self.run_round("burst of new error groups")
-                after_round()
             now = self.clock()
             stop.wait(max(0.2, min(self.next_round_at(now) - now, self.config.loop.check_every)))
 
@@ -185,7 +178,7 @@ class Conductor:
         started = time.perf_counter()
         self.say(f"  training a candidate from {champion or 'the base encoder'} ({reason})")
         try:
-            result = run_round(self.config, store, registry, **self.train_options)
+            result = _in_thread(run_round, self.config, store, registry, **self.train_options)
         except Exception as exc:  # the champion keeps serving; the next round runs on time
             log.exception("the training stage failed")
             entry["stages"]["train"] = {"seconds": round(time.perf_counter() - started, 3),
@@ -214,6 +207,25 @@ class Conductor:
             log.exception("telling Serve to reload failed")
             entry["stages"]["reload"] = {"seconds": round(time.perf_counter() - started, 3),
                                          "error": f"{type(exc).__name__}: {exc}"}
+
+
+def _in_thread(work: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``work`` on a thread of its own, waited for here. Ray Train takes over SIGINT when it runs
+    on the main thread; off it, the caller's Ctrl-C handling stays in charge."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = work(*args, **kwargs)
+        except BaseException as exc:  # handed to the waiting thread below
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run, name="erroracle-round", daemon=True)
+    worker.start()
+    worker.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
 
 
 def _created(data_root: str, version: str) -> float:

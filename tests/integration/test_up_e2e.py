@@ -167,5 +167,6 @@ def test_up_serves_learns_by_itself_and_carries_on(cli_env: dict[str, str],
         assert [r["round"] for r in history] == list(range(1, len(history) + 1))
         status = subprocess.run([*ERRORACLE, "status"], env=env, capture_output=True,
                                 text=True, timeout=300)
-        assert f"champion    {promoted['candidate']}" in status.stdout
+        newest = [r for r in history if r["decision"] == "promoted"][-1]
+        assert f"champion    {newest['candidate']}" in status.stdout
         assert "last rounds" in status.stdout and "promoted: better" in status.stdout
