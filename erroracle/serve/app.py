@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any
 
@@ -39,9 +40,16 @@ def application(config: Config) -> Application:
     )
     ingress = Ingress.options(
         max_ongoing_requests=settings.max_ongoing_requests,
-        ray_actor_options={"num_cpus": 0.5},
+        ray_actor_options={"num_cpus": 0.5, **_admin_key_env(config)},
     )
     return ingress.bind(data, model.bind(data))
+
+
+def _admin_key_env(config: Config) -> dict[str, Any]:
+    """The admin key variable, handed to the ingress replicas: on a cluster they run in the
+    environment of the node's raylet, not in the environment of the command that deployed them."""
+    name = config.auth.admin_key_env
+    return {"runtime_env": {"env_vars": {name: os.environ[name]}}} if os.environ.get(name) else {}
 
 
 def build(args: dict[str, Any]) -> Application:
