@@ -6,9 +6,27 @@ import asyncio
 import json
 import threading
 from collections import deque
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+
+from erroracle.crawlers import CrawlSummary, crawl
+from erroracle.platform.config import load_config
+from erroracle.platform.lake import ParquetErrorStore
+from erroracle.platform.prepare import RecordPreparer
+
+
+def crawl_once(root: Path, source: str, environ: dict[str, str],
+               **kwargs: Any) -> tuple[CrawlSummary, list[dict[str, Any]]]:
+    """One crawl of ``source`` into the lake at ``root`` with the config overrides ``environ``;
+    its summary and the source's records in the lake afterwards."""
+    config = load_config(None, data_root=str(root), environ=environ)
+    with ParquetErrorStore(config.data_root, background=False) as store:
+        [summary] = asyncio.run(crawl(config, store, RecordPreparer(), sources=[source],
+                                      **kwargs))
+        rows = store.read_table(sources=[source]).to_pylist()
+    return summary, rows
 
 
 class ServerThread:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from pathlib import Path
@@ -10,13 +9,10 @@ from typing import Any
 
 import pytest
 
-from erroracle.client.scrubber import Scrubber
-from erroracle.crawlers import CrawlSummary, crawl
-from erroracle.platform.config import load_config
+from erroracle.crawlers import CrawlSummary
 from erroracle.platform.lake import ParquetErrorStore
-from erroracle.platform.prepare import RecordPreparer
 from tests.crawlers.github_server import TOKEN, GitHub, issue, remark
-from tests.crawlers.servers import ServerThread
+from tests.crawlers.servers import ServerThread, crawl_once
 
 TRACE = """Crashes on start:
 
@@ -68,11 +64,7 @@ def run(api: GitHub, root: Path, **kwargs: Any) -> CrawlSummary:
     environ = {"ERRORACLE_SOURCES__GITHUB__BASE_URL": api.url,
                "ERRORACLE_SOURCES__GITHUB__REPOS": '["octo/app"]',
                "ERRORACLE_SOURCES__GITHUB__PAGE_SIZE": "2"}
-    config = load_config(None, data_root=str(root), environ=environ)
-    with ParquetErrorStore(config.data_root, background=False) as store:
-        [summary] = asyncio.run(crawl(config, store, RecordPreparer(Scrubber()),
-                                      sources=["github"], **kwargs))
-    return summary
+    return crawl_once(root, "github", environ, **kwargs)[0]
 
 
 def stored(root: Path) -> dict[str, dict[str, Any]]:

@@ -4,20 +4,15 @@ server errors are treated the way GitHub means them."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from erroracle.client.scrubber import Scrubber
-from erroracle.crawlers import CrawlSummary, crawl
-from erroracle.platform.config import load_config
-from erroracle.platform.lake import ParquetErrorStore
-from erroracle.platform.prepare import RecordPreparer
+from erroracle.crawlers import CrawlSummary
 from tests.crawlers.replay import Exchange, Replay, moved, replay_data
-from tests.crawlers.servers import ServerThread
+from tests.crawlers.servers import ServerThread, crawl_once
 
 ISSUES = "/repos/PyGithub/PyGithub/issues"
 
@@ -29,11 +24,7 @@ def crawl_replay(exchanges: list[Exchange], root: Path
         environ = {"ERRORACLE_SOURCES__GITHUB__BASE_URL": server.url,
                    "ERRORACLE_SOURCES__GITHUB__REPOS": '["PyGithub/PyGithub"]',
                    "ERRORACLE_SOURCES__MAX_WAIT_SECONDS": "30"}
-        config = load_config(None, data_root=str(root), environ=environ)
-        with ParquetErrorStore(config.data_root, background=False) as store:
-            [summary] = asyncio.run(crawl(config, store, RecordPreparer(Scrubber()),
-                                          sources=["github"]))
-            rows = store.read_table(sources=["github"]).to_pylist()
+        summary, rows = crawl_once(root, "github", environ)
     return summary, {row["source_id"]: row for row in rows}, replay
 
 

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from erroracle.client.scrubber import Scrubber
-from erroracle.crawlers import CrawlSummary, crawl
-from erroracle.platform.config import load_config
+from erroracle.crawlers import CrawlSummary
 from erroracle.platform.lake import ParquetErrorStore
-from erroracle.platform.prepare import RecordPreparer
 from tests.crawlers.reddit_server import Reddit, comment, post
-from tests.crawlers.servers import ServerThread
+from tests.crawlers.servers import ServerThread, crawl_once
 
 TRACE_HTML = """<div class="md"><p>Help:</p><pre><code>Traceback (most recent call last):
   File "/home/bob/bot.py", line 9, in &lt;module&gt;
@@ -62,11 +58,7 @@ def run(api: Reddit, root: Path, **kwargs: Any) -> CrawlSummary:
                "ERRORACLE_SOURCES__REDDIT__REDDIT_URL": api.url,
                "ERRORACLE_SOURCES__REDDIT__SUBREDDITS": '["learnpython"]',
                "ERRORACLE_SOURCES__REDDIT__PAGE_SIZE": "2"}
-    config = load_config(None, data_root=str(root), environ=environ)
-    with ParquetErrorStore(config.data_root, background=False) as store:
-        [summary] = asyncio.run(crawl(config, store, RecordPreparer(Scrubber()),
-                                      sources=["reddit"], **kwargs))
-    return summary
+    return crawl_once(root, "reddit", environ, **kwargs)[0]
 
 
 def stored(root: Path) -> list[dict[str, Any]]:

@@ -4,20 +4,15 @@ Reddit means them."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from erroracle.client.scrubber import Scrubber
-from erroracle.crawlers import CrawlSummary, CursorStore, crawl
-from erroracle.platform.config import load_config
-from erroracle.platform.lake import ParquetErrorStore
-from erroracle.platform.prepare import RecordPreparer
+from erroracle.crawlers import CrawlSummary, CursorStore
 from tests.crawlers.replay import Exchange, Replay, cassette, moved
-from tests.crawlers.servers import ServerThread
+from tests.crawlers.servers import ServerThread, crawl_once
 
 
 @pytest.fixture(autouse=True)
@@ -33,11 +28,7 @@ def crawl_replay(exchanges: list[Exchange], root: Path, subreddit: str,
         environ = {"ERRORACLE_SOURCES__REDDIT__OAUTH_URL": server.url,
                    "ERRORACLE_SOURCES__REDDIT__REDDIT_URL": server.url,
                    "ERRORACLE_SOURCES__REDDIT__SUBREDDITS": json.dumps([subreddit])}
-        config = load_config(None, data_root=str(root), environ=environ)
-        with ParquetErrorStore(config.data_root, background=False) as store:
-            [summary] = asyncio.run(crawl(config, store, RecordPreparer(Scrubber()),
-                                          sources=["reddit"], **kwargs))
-            rows = store.read_table(sources=["reddit"]).to_pylist()
+        summary, rows = crawl_once(root, "reddit", environ, **kwargs)
     return summary, rows, replay
 
 

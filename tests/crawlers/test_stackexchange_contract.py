@@ -4,7 +4,6 @@ source with its own message."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -12,12 +11,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from erroracle.client.scrubber import Scrubber
-from erroracle.crawlers import crawl
-from erroracle.platform.config import load_config
-from erroracle.platform.lake import ParquetErrorStore
-from erroracle.platform.prepare import RecordPreparer
-from tests.crawlers.servers import ServerThread
+from tests.crawlers.servers import ServerThread, crawl_once
 
 
 def recorded(shared_data: Path, name: str) -> dict[str, Any]:
@@ -46,12 +40,7 @@ def crawl_replay(app: web.Application, root: Path) -> Any:
     with ServerThread(app) as server:
         environ = {"ERRORACLE_SOURCES__STACKOVERFLOW__BASE_URL": f"{server.url}/2.3",
                    "ERRORACLE_SOURCES__STACKOVERFLOW__TAGS": '["python"]'}
-        config = load_config(None, data_root=str(root), environ=environ)
-        with ParquetErrorStore(config.data_root, background=False) as store:
-            [summary] = asyncio.run(crawl(config, store, RecordPreparer(Scrubber()),
-                                          sources=["stackoverflow"]))
-            rows = store.read_table(sources=["stackoverflow"]).to_pylist()
-    return summary, rows
+        return crawl_once(root, "stackoverflow", environ)
 
 
 def test_recorded_questions_become_attributed_records(shared_data: Path, tmp_path: Path) -> None:

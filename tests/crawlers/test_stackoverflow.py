@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from erroracle.client.scrubber import Scrubber
-from erroracle.crawlers import CrawlSummary, crawl
-from erroracle.platform.config import load_config
+from erroracle.crawlers import CrawlSummary
 from erroracle.platform.lake import ParquetErrorStore
-from erroracle.platform.prepare import RecordPreparer
-from tests.crawlers.servers import ServerThread, StackExchange, answer, error_body, question
+from tests.crawlers.servers import (
+    ServerThread,
+    StackExchange,
+    answer,
+    crawl_once,
+    error_body,
+    question,
+)
 
 TRACE = """<p>My script fails:</p><pre><code>Traceback (most recent call last):
   File "/home/ann/app.py", line 3, in &lt;module&gt;
@@ -53,11 +56,7 @@ def run(site: StackExchange, root: Path, **kwargs: Any) -> CrawlSummary:
     environ = {"ERRORACLE_SOURCES__STACKOVERFLOW__BASE_URL": f"{site.url}/2.3",
                "ERRORACLE_SOURCES__STACKOVERFLOW__TAGS": '["python"]',
                "ERRORACLE_SOURCES__STACKOVERFLOW__PAGE_SIZE": "3"}
-    config = load_config(None, data_root=str(root), environ=environ)
-    with ParquetErrorStore(config.data_root, background=False) as store:
-        [summary] = asyncio.run(crawl(config, store, RecordPreparer(Scrubber()),
-                                      sources=["stackoverflow"], **kwargs))
-    return summary
+    return crawl_once(root, "stackoverflow", environ, **kwargs)[0]
 
 
 def lake(root: Path) -> list[dict[str, Any]]:
