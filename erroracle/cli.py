@@ -321,7 +321,7 @@ def up(obj: Context, address: str | None, host: str | None, port: int | None,
             click.echo(f"api key     {key}  (admin; shown once, stored hashed in "
                        f"{keys_path(config)})")
         else:
-            click.echo(f"api keys    {keys_path(config)} (or ${config.auth.admin_key_env})")
+            click.echo(f"keys        {keys_path(config)} (or ${config.auth.admin_key_env})")
         from erroracle.serve.app import deploy
 
         deploy(config)
