@@ -87,7 +87,7 @@ def ingest(obj: Context, files: tuple[Path, ...], source, fmt, batch_size: int) 
 def _status(obj: Context, top: int, rounds: int = 0) -> dict[str, Any]:
     import time
 
-    from erroracle.loop.history import RoundHistory
+    from erroracle.loop.history import RoundHistory, iso_utc
     from erroracle.platform.registry import Registry
 
     config = obj.config
@@ -108,15 +108,9 @@ def _status(obj: Context, top: int, rounds: int = 0) -> dict[str, Any]:
         "champion": {"version": champion, "metrics": registry.info(champion).metrics}
         if champion else None,
         "rounds": history.rounds()[-rounds:] if rounds else [],
-        "next_round_at": _when(history.next_round_at(config.loop.crawl_every, now)),
-        "next_training_at": _when(history.next_training_at(config.loop.train_every, now)),
+        "next_round_at": iso_utc(history.next_round_at(config.loop.crawl_every, now)),
+        "next_training_at": iso_utc(history.next_training_at(config.loop.train_every, now)),
     }
-
-
-def _when(seconds: float) -> str:
-    from datetime import datetime, timezone
-
-    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="seconds")
 
 
 @cli.command()

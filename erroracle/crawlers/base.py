@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-__all__ = ["CrawlSummary", "Crawler", "Item", "Page"]
+T = TypeVar("T")
+
+__all__ = ["CrawlSummary", "Crawler", "Item", "Page", "take"]
 
 
 @dataclass(frozen=True)
@@ -55,3 +57,10 @@ class Crawler(Protocol):
     waited: float
 
     def pages(self, cursor: dict[str, Any], limit: int | None) -> AsyncIterator[Page]: ...
+
+
+def take(found: list[T], limit: int | None, taken: int) -> tuple[list[T], bool]:
+    """What of ``found`` fits under ``limit`` after ``taken`` items, and whether the page was cut
+    (a cut page is fetched again next time, so its cursor must not move past it)."""
+    cut = limit is not None and len(found) > limit - taken
+    return (found[: limit - taken] if cut else found), cut

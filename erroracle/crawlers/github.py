@@ -26,7 +26,7 @@ from github import Auth, Github, GithubException, RateLimitExceededException
 
 from erroracle.client._transport import parse_retry_after
 from erroracle.crawlers._http import RateWait
-from erroracle.crawlers.base import Item, Page
+from erroracle.crawlers.base import Item, Page, take
 from erroracle.crawlers.html_text import error_in_blocks, markdown_code_blocks
 from erroracle.errors import RateLimited, SourceAuthError, SourceError, SourceUnavailable
 
@@ -106,8 +106,7 @@ class GithubCrawler:
                 headers, data = await self._call(f"/repos/{repo}/issues", params)
                 issues, malformed = _issues(data)
                 more = 'rel="next"' in headers.get("link", "")
-                cut = limit is not None and len(issues) > limit - taken
-                chosen = issues[: limit - taken] if cut else issues
+                chosen, cut = take(issues, limit, taken)
                 items = [await self._item(repo, issue) for issue in chosen
                          if not _is_pull_request(issue)]
                 taken += len(chosen)

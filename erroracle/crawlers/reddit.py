@@ -24,7 +24,7 @@ import requests
 
 from erroracle.client._transport import parse_retry_after
 from erroracle.crawlers._http import RateWait
-from erroracle.crawlers.base import Item, Page
+from erroracle.crawlers.base import Item, Page, take
 from erroracle.crawlers.html_text import code_blocks, error_in_blocks, html_to_text
 from erroracle.errors import RateLimited, SourceAuthError, SourceError, SourceUnavailable
 
@@ -146,8 +146,7 @@ class RedditCrawler:
                 wanted = [p for p in fresh if feed == "search" or _about_error(p)]
                 # A page cut short by the limit is fetched again next time; its stored items
                 # then count as unchanged.
-                cut = limit is not None and len(wanted) > limit - taken
-                wanted = wanted[: limit - taken] if cut else wanted
+                wanted, cut = take(wanted, limit, taken)
                 items = [item for item in [await self._item(post) for post in wanted
                                            if post.id not in self._done] if item]
                 self._done.update(post.id for post in wanted)

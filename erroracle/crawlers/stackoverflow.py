@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from erroracle.crawlers._http import SourceHttp
-from erroracle.crawlers.base import Item, Page
+from erroracle.crawlers.base import Item, Page, take
 from erroracle.crawlers.html_text import html_to_text, question_error
 from erroracle.errors import RateLimited, SourceError
 
@@ -93,8 +93,7 @@ class StackOverflowCrawler:
                 questions, malformed = _questions(data)
                 # A page cut short by the limit is fetched again next time (the page size never
                 # changes, so pages line up); its stored items then count as unchanged.
-                cut = limit is not None and len(questions) > limit - taken
-                questions = questions[: limit - taken] if cut else questions
+                questions, cut = take(questions, limit, taken)
                 best = await self._best_answers([q["question_id"] for q in questions])
                 items = [self._item(q, best.get(q["question_id"])) for q in questions]
                 taken += len(items)

@@ -17,6 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -25,7 +26,7 @@ import pyarrow.compute as pc
 
 from erroracle.crawlers import crawl
 from erroracle.learners.round import run_round
-from erroracle.loop.history import RoundHistory
+from erroracle.loop.history import RoundHistory, iso_utc
 from erroracle.platform.config import Config
 from erroracle.platform.lake import open_store
 from erroracle.platform.prepare import RecordPreparer
@@ -36,16 +37,15 @@ __all__ = ["Conductor", "TrainDue"]
 log = logging.getLogger("erroracle.loop")
 
 
-def _iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="seconds")
-
-
+@dataclass(frozen=True)
 class TrainDue:
     """Whether a round should train, and why (``reason`` goes into the round's record)."""
 
-    def __init__(self, due: bool, reason: str, new_records: int, new_groups: int) -> None:
-        self.due, self.reason = due, reason
-        self.new_records, self.new_groups = new_records, new_groups
+    due: bool
+    reason: str
+    new_records: int
+    new_groups: int
+    burst: bool = False
 
 
 class Conductor:
@@ -91,10 +91,11 @@ class Conductor:
         new_groups = len(set(newer["fingerprint"].to_pylist()) - older)
         new_records = newer.num_rows
         if loop.burst_new_groups and new_groups >= loop.burst_new_groups:
-            return TrainDue(True, f"burst: {new_groups} new error groups", new_records, new_groups)
+            return TrainDue(True, f"burst: {new_groups} new error groups", new_records, new_groups,
+                            burst=True)
         next_training = self.history.next_training_at(loop.train_every, now)
         if now < next_training:
-            return TrainDue(False, f"next training due at {_iso(next_training)}",
+            return TrainDue(False, f"next training due at {iso_utc(next_training)}",
                             new_records, new_groups)
         if new_records < loop.min_new_records:
             return TrainDue(False, f"{new_records} new records, fewer than "
@@ -109,7 +110,7 @@ class Conductor:
             return False
         with open_store(self.config, background=False) as store:
             due = self.train_due(store, self.clock())
-        return due.due and due.reason.startswith("burst")
+        return due.burst
 
     # -- running --------------------------------------------------------------------------------
 
@@ -130,7 +131,7 @@ class Conductor:
         previous = self.history.last()
         entry: dict[str, Any] = {
             "round": (previous["round"] + 1) if previous else 1, "trigger": trigger,
-            "started": _iso(started), "started_ts": started, "stages": {},
+            "started": iso_utc(started), "started_ts": started, "stages": {},
         }
         self.say(f"round {entry['round']} started ({trigger})")
         with open_store(self.config, background=False) as store:
@@ -148,7 +149,7 @@ class Conductor:
                                  for source, count in counts.items()
                                  if count != before.get(source, 0)}
         ended = self.clock()
-        entry.update(ended=_iso(ended), seconds=round(ended - started, 3))
+        entry.update(ended=iso_utc(ended), seconds=round(ended - started, 3))
         self.history.append(entry)
         self.say(f"round {entry['round']} ended in {entry['seconds']:.0f} s: "
                  f"{entry['decision']} ({entry['why']})")

@@ -7,6 +7,7 @@ Object storage cannot append, so a round rewrites the file whole (atomically); r
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from typing import Any
 
 import pyarrow as pa
@@ -15,7 +16,12 @@ import pyarrow.fs as pafs
 from erroracle.errors import StorageError
 from erroracle.platform.atomic import put_file
 
-__all__ = ["RoundHistory"]
+__all__ = ["RoundHistory", "iso_utc"]
+
+
+def iso_utc(seconds: float) -> str:
+    """Seconds since the epoch as an ISO 8601 UTC time, to the second."""
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="seconds")
 
 
 class RoundHistory:
