@@ -48,6 +48,9 @@ def bootstrapped_lake(root: Path, overrides: dict[str, Any]):
 
 def start_erroracle(config) -> str:
     """Ray, then the Serve app; returns the base URL once the model is loaded."""
+    from erroracle.serve.throughput import enable
+
+    enable(config)
     import ray
 
     from erroracle.serve.app import deploy

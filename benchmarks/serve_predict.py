@@ -67,31 +67,38 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--quantize", action="store_true")
     parser.add_argument("--batch-wait-ms", type=float, default=5.0)
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batches-in-flight", type=int, default=2)
+    parser.add_argument("--replicas", type=int, default=1)
     parser.add_argument("--model-cpus", type=float, default=1.0)
+    parser.add_argument("--serve-proxy", action="store_true",
+                        help="Ray Serve's Python proxy instead of HAProxy (high_throughput off)")
     args = parser.parse_args()
     loads = workloads(args.requests)
     with tempfile.TemporaryDirectory() as folder:
         config = bootstrapped_lake(Path(folder) / "lake", {
             "port": free_port(), "quantize": args.quantize, "batch_wait_ms": args.batch_wait_ms,
             "batch_max_size": args.batch_size, "rate_limit_per_minute": 10_000_000,
-            "model_cpus": args.model_cpus,
+            "model_cpus": args.model_cpus, "replicas": args.replicas,
+            "batches_in_flight": args.batches_in_flight, "high_throughput": not args.serve_proxy,
         })
         from erroracle.platform.registry import Registry
 
         model_dir = Registry(config.data_root).local_path("v0001")
         print("naive: FastAPI, one process, the model once per request")
         baseline = naive(model_dir, loads, args.requests)
-        print(f"erroracle: Ray Serve, batched (size {args.batch_size}, wait "
-              f"{args.batch_wait_ms} ms), cached, quantized={args.quantize}, "
-              f"model CPUs {args.model_cpus}")
+        print(f"erroracle: Ray Serve behind {'its proxy' if args.serve_proxy else 'HAProxy'}, "
+              f"batched (size {args.batch_size}, wait {args.batch_wait_ms} ms, "
+              f"{args.batches_in_flight} in flight), cached, quantized={args.quantize}, "
+              f"{args.replicas} model replica(s) of {args.model_cpus} CPUs")
         url = start_erroracle(config)
         ours = measure(f"{url}/api/v1/learning/predict", loads, args.requests)
     ratios = {key: round(ours[key]["requests_per_s"] / baseline[key]["requests_per_s"], 2)
               for key in ours}
     print("speed-up (requests/s, erroracle / naive):",
           ", ".join(f"{key} {value}x" for key, value in ratios.items()))
-    name = "serve_predict_int8" if args.quantize else "serve_predict_fp32"
+    name = "serve_predict_" + ("int8" if args.quantize else "fp32") + (
+        "_serve_proxy" if args.serve_proxy else "")
     write(name, {"settings": vars(args), "naive": baseline, "erroracle": ours,
                  "speedup": ratios})
 

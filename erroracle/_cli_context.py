@@ -62,6 +62,9 @@ def start_ray(obj: Context, address: str | None = None, *, log_to_driver: bool =
     The dashboard stays on: Ray Train uses the state API it serves to clean up after a trial
     that Tune stopped early.
     """
+    from erroracle.serve.throughput import enable
+
+    enable(obj.config)
     import ray
     from ray.data import DataContext
 

@@ -75,12 +75,14 @@ class ServeConfig(_Section):
     max_body_bytes: int = Field(1_048_576, ge=1024)
     max_decompressed_bytes: int = Field(10_485_760, ge=1024)
     max_batch_records: int = Field(1000, ge=1)
-    batch_max_size: int = Field(32, ge=1)
+    batch_max_size: int = Field(8, ge=1)
     batch_wait_ms: float = Field(5.0, ge=0)
+    batches_in_flight: int = Field(2, ge=1)
     max_json_depth: int = Field(32, ge=2)
     replicas: int = Field(1, ge=1)
     model_cpus: float = Field(1.0, gt=0)
     quantize: bool = False
+    high_throughput: bool = True
     max_ongoing_requests: int = Field(64, ge=1)
     rate_limit_per_minute: int = Field(6000, ge=1)
     cache_size: int = Field(10_000, ge=0)

@@ -146,6 +146,8 @@ class Ingress:
         self._version_poll: asyncio.Future | None = None
         self._recent: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._stats: tuple[float, dict[str, Any]] | None = None
+        self._predict_batch = self._batcher("predict")
+        self._suggest_batch = self._batcher("suggest")
 
     # -- plumbing ---------------------------------------------------------------------------------
 
@@ -163,14 +165,23 @@ class Ingress:
     async def _json(self, request: Request) -> Any:
         return parse_json(await self._body(request), self.limits.max_json_depth)
 
-    async def _ask_model(self, method: str, payload: dict[str, Any]) -> dict[str, Any]:
-        try:
-            answer = await getattr(self.model, method).remote(payload)
-        except ModelNotReady:
-            raise ApiError(503, "not_ready", "the model is still loading; retry shortly",
-                           headers={"Retry-After": "5"}) from None
-        self._adopt(answer["model_version"])
-        return answer
+    def _batcher(self, method: str):
+        """Concurrent requests become one call to the model deployment and one forward pass.
+        A few batches in flight at once keep the model busy while answers travel back."""
+
+        async def ask(payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            try:
+                answers = await getattr(self.model, method).remote(payloads)
+            except ModelNotReady:
+                raise ApiError(503, "not_ready", "the model is still loading; retry shortly",
+                               headers={"Retry-After": "5"}) from None
+            self._adopt(max((answer["model_version"] for answer in answers),
+                            key=_version_number))
+            return answers
+
+        return serve.batch(max_batch_size=self.limits.batch_max_size,
+                           batch_wait_timeout_s=self.limits.batch_wait_ms / 1000,
+                           max_concurrent_batches=self.limits.batches_in_flight)(ask)
 
     def _adopt(self, version: str | None) -> None:
         """Follow the newest version the model answered with; the poll also follows rollbacks."""
@@ -263,7 +274,7 @@ class Ingress:
         answer = self.cache.get(key, self.version)
         self.metrics.cache.labels("hit" if answer else "miss").inc()
         if answer is None:
-            answer = await self._ask_model("predict", {
+            answer = await self._predict_batch({
                 "text": error_text(record.model_dump()), "fingerprint": record.fingerprint,
                 "top_k": body.top_k, "domain": body.domain,
             })
@@ -299,7 +310,7 @@ class Ingress:
         body = validated(SuggestRequest, query)
         record = self._prepared({"message": body.error_message, "error_type": body.error_type},
                                 "error_message")
-        answer = await self._ask_model("suggest", {
+        answer = await self._suggest_batch({
             "text": error_text(record.model_dump()), "top_k": body.top_k, "domain": body.domain,
         })
         return JSONResponse(answer)

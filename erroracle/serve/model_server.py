@@ -101,8 +101,6 @@ class ModelServer:
         self._snapshot: Snapshot | None = None
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self.encode.set_max_batch_size(self.config.serve.batch_max_size)
-        self.encode.set_batch_wait_timeout_s(self.config.serve.batch_wait_ms / 1000)
         self._watcher = threading.Thread(target=self._watch, name="erroracle-reload", daemon=True)
         self._watcher.start()
 
@@ -189,26 +187,27 @@ class ModelServer:
     # -- inference ------------------------------------------------------------------------------
 
     @staticmethod
-    def _infer(snapshot: Snapshot, texts: list[str]) -> list[tuple[Snapshot, Encoded]]:
+    def _infer(snapshot: Snapshot, texts: list[str]) -> list[Encoded]:
         out = snapshot.model.encode(texts, batch_size=len(texts))
         categories = out.category_logits.softmax(-1).max(-1)
         severities = out.severity_logits.softmax(-1).max(-1)
         labels = snapshot.model.labels
         embeddings = out.embedding.numpy()
         return [
-            (snapshot, Encoded(
+            Encoded(
                 labels.categories[int(categories.indices[i])], float(categories.values[i]),
                 labels.severities[int(severities.indices[i])], float(severities.values[i]),
                 embeddings[i],
-            ))
+            )
             for i in range(len(texts))
         ]
 
-    @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.005)
-    async def encode(self, texts: list[str]) -> list[tuple[Snapshot, Encoded]]:
-        """Batched: many requests' texts in one forward pass, by one snapshot."""
+    async def _encode(self, requests: list[dict[str, Any]]) -> tuple[Snapshot, list[Encoded]]:
+        """One forward pass over a batch, by one snapshot read once: every answer in the batch
+        is computed by, and names, the same version."""
         snapshot = self._require()
-        return await asyncio.to_thread(self._infer, snapshot, texts)
+        texts = [request["text"] for request in requests]
+        return snapshot, await asyncio.to_thread(self._infer, snapshot, texts)
 
     def _suggestions(self, snapshot: Snapshot, encoded: Encoded, request: dict[str, Any]):
         return snapshot.solutions.search(
@@ -216,9 +215,16 @@ class ModelServer:
             exploration=self.config.serve.exploration, domain=request.get("domain"),
         )
 
-    async def predict(self, request: dict[str, Any]) -> dict[str, Any]:
-        """``{"text", "fingerprint", "top_k", "domain"?}`` → labels, novelty, fixes, version."""
-        snapshot, encoded = await self.encode(request["text"])
+    async def predict(self, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """A batch of ``{"text", "fingerprint", "top_k", "domain"?}`` → labels, novelty, fixes
+        and version for each. The ingress batches (``@serve.batch``), so that a whole batch
+        costs one call between the deployments."""
+        snapshot, encoded = await self._encode(requests)
+        return [self._prediction(snapshot, one, request)
+                for one, request in zip(encoded, requests, strict=True)]
+
+    def _prediction(self, snapshot: Snapshot, encoded: Encoded,
+                    request: dict[str, Any]) -> dict[str, Any]:
         novelty = snapshot.groups.novelty(request["fingerprint"], encoded.embedding)
         return {
             "model_version": snapshot.version,
@@ -232,11 +238,12 @@ class ModelServer:
             "suggestions": self._suggestions(snapshot, encoded, request),
         }
 
-    async def suggest(self, request: dict[str, Any]) -> dict[str, Any]:
-        """``{"text", "top_k", "domain"?}`` → ranked fixes and the version."""
-        snapshot, encoded = await self.encode(request["text"])
-        return {"model_version": snapshot.version,
-                "suggestions": self._suggestions(snapshot, encoded, request)}
+    async def suggest(self, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """A batch of ``{"text", "top_k", "domain"?}`` → ranked fixes and the version."""
+        snapshot, encoded = await self._encode(requests)
+        return [{"model_version": snapshot.version,
+                 "suggestions": self._suggestions(snapshot, one, request)}
+                for one, request in zip(encoded, requests, strict=True)]
 
     # -- feedback and state ---------------------------------------------------------------------
 
