@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import datetime
 from typing import Any
@@ -68,9 +69,11 @@ def start_ray(obj: Context, address: str | None = None, *, log_to_driver: bool =
     import ray
     from ray.data import DataContext
 
+    address = address or obj.config.ray.address
+    joining = address or os.environ.get("RAY_ADDRESS")
     obj.ray_context = ray.init(
-        address=address or obj.config.ray.address,
-        num_cpus=obj.config.ray.num_cpus,
+        address=address,
+        num_cpus=None if joining else obj.config.local_cpus(os.cpu_count() or 1),
         log_to_driver=log_to_driver,
         configure_logging=False,
     )

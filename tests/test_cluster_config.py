@@ -6,6 +6,7 @@ from __future__ import annotations
 import yaml
 
 from erroracle.platform.config import load_config
+from erroracle.serve.throughput import SWITCHES
 from tests.conftest import REPO
 
 
@@ -23,6 +24,9 @@ def test_cluster_yaml_passes_rays_validation() -> None:
     assert "torch==2.13.0" in setup and "pip install -e ." in setup
     ports = {p["FromPort"] for p in config["provider"]["security_group"]["IpPermissions"]}
     assert 8000 in ports
+    for key in ("head_start_ray_commands", "worker_start_ray_commands"):
+        start = " ".join(config[key])
+        assert all(f"{name}={value}" in start for name, value in SWITCHES.items()), key
 
 
 def test_the_cluster_config_trains_on_gpus_over_object_storage() -> None:

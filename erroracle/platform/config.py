@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -80,6 +81,8 @@ class ServeConfig(_Section):
     batches_in_flight: int = Field(2, ge=1)
     max_json_depth: int = Field(32, ge=2)
     replicas: int = Field(1, ge=1)
+    ingress_replicas: int = Field(1, ge=1)
+    ingress_cpus: float = Field(0.5, gt=0)
     model_cpus: float = Field(1.0, gt=0)
     quantize: bool = False
     high_throughput: bool = True
@@ -239,6 +242,16 @@ class Config(_Section):
         if "://" in value:
             return value.rstrip("/")
         return str(Path(value).expanduser().resolve())
+
+    def local_cpus(self, machine_cpus: int) -> int:
+        """Logical CPUs for an embedded Ray (``ray.num_cpus`` when set): at least what Serve and
+        one training run reserve together, so that the loop trains beside the API on a small
+        machine. Serving is idle most of the time; the two share the real cores."""
+        if self.ray.num_cpus is not None:
+            return self.ray.num_cpus
+        serve = (self.serve.replicas * self.serve.model_cpus
+                 + self.serve.ingress_replicas * self.serve.ingress_cpus)
+        return max(machine_cpus, math.ceil(serve + self.train.workers * self.train.cpus_per_worker))
 
 
 def default_config_path(environ: Mapping[str, str] | None = None) -> Path | None:

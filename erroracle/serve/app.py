@@ -39,8 +39,9 @@ def application(config: Config) -> Application:
         ray_actor_options={"num_cpus": settings.model_cpus},
     )
     ingress = Ingress.options(
+        num_replicas=settings.ingress_replicas,
         max_ongoing_requests=settings.max_ongoing_requests,
-        ray_actor_options={"num_cpus": 0.5, **_admin_key_env(config)},
+        ray_actor_options={"num_cpus": settings.ingress_cpus, **_admin_key_env(config)},
     )
     return ingress.bind(data, model.bind(data))
 

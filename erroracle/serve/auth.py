@@ -140,16 +140,20 @@ def ensure_keys(config: Config, environ: Mapping[str, str] | None = None) -> str
 
 
 class RateLimiter:
-    """A token bucket per key: ``per_minute`` requests a minute, bursts of ten seconds' worth."""
+    """A token bucket per key: ``per_minute`` requests a minute, bursts of ten seconds' worth.
 
-    def __init__(self, per_minute: int) -> None:
+    With several ingress replicas each enforces its ``share`` of a key's limit: the load
+    balancer spreads a key's requests over them, so the key's total stays at its limit."""
+
+    def __init__(self, per_minute: int, share: float = 1.0) -> None:
         self.per_minute = per_minute
+        self.share = share
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
     def take(self, api_key: ApiKey, cost: float = 1.0) -> None:
         """Spend ``cost`` tokens of the key's bucket, or raise 429 with ``Retry-After``."""
-        rate = (api_key.rate_limit_per_minute or self.per_minute) / 60.0
+        rate = (api_key.rate_limit_per_minute or self.per_minute) * self.share / 60.0
         capacity = max(1.0, rate * 10)
         now = time.monotonic()
         with self._lock:

@@ -134,7 +134,8 @@ class Ingress:
         self.model = model
         self.limits = self.config.serve
         self.keys = load_keyring(self.config)
-        self.limiter = RateLimiter(self.limits.rate_limit_per_minute)
+        self.limiter = RateLimiter(self.limits.rate_limit_per_minute,
+                                   share=1 / self.limits.ingress_replicas)
         self.prepare = RecordPreparer.for_config(self.config)
         self.taxonomy = Taxonomy.load()
         self.store = open_store(self.config)

@@ -26,6 +26,7 @@ from erroracle.platform.lake import ParquetErrorStore
 from erroracle.platform.prepare import RecordPreparer
 from erroracle.platform.registry import Registry
 from erroracle.serve.auth import digest
+from erroracle.serve.throughput import SWITCHES
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -78,6 +79,9 @@ def server(tmp_path_factory):
         seed_lake(store, RecordPreparer(Scrubber()))
         store.flush()
         bootstrap(config, store, Registry(config.data_root))
+    switches = pytest.MonkeyPatch()
+    for name, value in SWITCHES.items():
+        switches.setenv(name, value)
     ray.init(num_cpus=4, log_to_driver=False, configure_logging=False)
     deploy(config)
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
@@ -91,6 +95,7 @@ def server(tmp_path_factory):
 
     serve.shutdown()
     ray.shutdown()
+    switches.undo()
 
 
 def _healthy(client: httpx.Client) -> None:

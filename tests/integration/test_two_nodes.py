@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from erroracle.serve.throughput import SWITCHES
 from tests.conftest import ERRORACLE
 from tests.integration.test_up_e2e import KEY, Up, _free_port, _ready, rounds
 
@@ -23,7 +24,7 @@ RAY = str(Path(sys.executable).with_name("ray"))
 def cluster() -> str:
     """A head node and a second node, 3 CPUs each, joined with Ray's token authentication."""
     port = _free_port()
-    env = {**os.environ, "RAY_AUTH_MODE": "token"}
+    env = {**os.environ, "RAY_AUTH_MODE": "token", **SWITCHES}  # as on cluster.yaml's lines
     common = ["--node-ip-address", "127.0.0.1", "--num-cpus", "3", "--disable-usage-stats"]
     try:
         subprocess.run([RAY, "start", "--head", "--port", str(port), *common], env=env,

@@ -75,3 +75,12 @@ def test_parse_duration(value, seconds):
 def test_parse_duration_rejects_nonsense():
     with pytest.raises(ValueError):
         parse_duration("soon")
+
+
+def test_an_embedded_ray_declares_room_for_serving_and_one_training_run(tmp_path):
+    config = load_config(None, data_root=str(tmp_path), environ={})
+    # one model replica (1 CPU) and one ingress replica (0.5) beside one training worker (1)
+    assert config.local_cpus(machine_cpus=2) == 3
+    assert config.local_cpus(machine_cpus=16) == 16
+    pinned = load_config(None, data_root=str(tmp_path), environ={"ERRORACLE_RAY__NUM_CPUS": "2"})
+    assert pinned.local_cpus(machine_cpus=16) == 2

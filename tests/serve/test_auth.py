@@ -70,3 +70,13 @@ def test_the_rate_limiter_refills_and_answers_retry_after():
     with pytest.raises(ApiError) as slow:
         limiter.take(own)
     assert slow.value.headers["Retry-After"] == "10"
+
+
+def test_each_of_two_ingress_replicas_enforces_half_of_a_keys_limit():
+    limiter = RateLimiter(per_minute=120, share=0.5)
+    key = ApiKey("k", frozenset({"read"}))
+    for _ in range(10):  # ten seconds' worth of this replica's 60 a minute
+        limiter.take(key)
+    with pytest.raises(ApiError) as limited:
+        limiter.take(key)
+    assert limited.value.headers["Retry-After"] == "1"
