@@ -30,7 +30,7 @@ import pyarrow.fs as pafs
 from erroracle.errors import ModelNotReady, StorageError, ValidationError
 from erroracle.platform.atomic import put_file
 
-__all__ = ["ModelInfo", "Registry"]
+__all__ = ["ModelInfo", "Registry", "version_number"]
 
 _VERSION = re.compile(r"^v\d{4,}$")
 _CHAMPION = "champion.json"
@@ -46,6 +46,11 @@ class ModelInfo:
     lineage: dict[str, Any] = field(default_factory=dict)
     train_config: dict[str, Any] = field(default_factory=dict)
     decision: dict[str, Any] | None = None
+
+
+def version_number(version: str | None) -> int:
+    """The order of a version name (``v0007`` → 7); -1 for none, so any version is newer."""
+    return int(version[1:]) if version and _VERSION.match(version) else -1
 
 
 def _now() -> str:

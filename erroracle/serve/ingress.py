@@ -29,7 +29,7 @@ from erroracle.platform.config import Config
 from erroracle.platform.feedback import feedback_record
 from erroracle.platform.lake import open_store
 from erroracle.platform.prepare import RecordPreparer
-from erroracle.platform.registry import Registry
+from erroracle.platform.registry import Registry, version_number
 from erroracle.platform.taxonomy import Taxonomy
 from erroracle.serve import sentry
 from erroracle.serve.auth import ApiKey, RateLimiter, load_keyring
@@ -119,10 +119,6 @@ def _fingerprint_of(prediction_id: str) -> str:
     return parts[1]
 
 
-def _version_number(version: str | None) -> int:
-    return int(version[1:]) if version and version[1:].isdigit() else -1
-
-
 @serve.deployment(name="ingress")
 @serve.ingress(api)
 class Ingress:
@@ -171,13 +167,14 @@ class Ingress:
         A few batches in flight at once keep the model busy while answers travel back."""
 
         async def ask(payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            self._follow_the_registry()
             try:
-                answers = await getattr(self.model, method).remote(payloads)
+                answers = await getattr(self.model, method).remote(payloads, self.version)
             except ModelNotReady:
                 raise ApiError(503, "not_ready", "the model is still loading; retry shortly",
                                headers={"Retry-After": "5"}) from None
             self._adopt(max((answer["model_version"] for answer in answers),
-                            key=_version_number))
+                            key=version_number))
             return answers
 
         return serve.batch(max_batch_size=self.limits.batch_max_size,
@@ -185,23 +182,25 @@ class Ingress:
                            max_concurrent_batches=self.limits.batches_in_flight)(ask)
 
     def _adopt(self, version: str | None) -> None:
-        """Follow the newest version the model answered with; the poll also follows rollbacks."""
-        if _version_number(version) > _version_number(self.version):
+        """Follow the newest version the model answered with; the poll follows rollbacks."""
+        if version_number(version) > version_number(self.version):
             self.version = version
             self.metrics.serving(version)
 
-    def _follow_the_model(self) -> None:
-        """At most once a second, ask the model which version it serves (rollbacks included)."""
+    def _follow_the_registry(self) -> None:
+        """At most once a second, read the champion: a rollback names an older version, which
+        the answers alone would never lower ``self.version`` to."""
         if time.monotonic() - self._version_checked < _VERSION_POLL:
             return
         self._version_checked = time.monotonic()
         self._version_poll = asyncio.ensure_future(self._poll_version())
 
     async def _poll_version(self) -> None:
-        info = await self.model.info.remote()
-        if info["model_version"] and info["model_version"] != self.version:
-            self.version = info["model_version"]
-            self.metrics.serving(self.version)
+        champion = await run_in_threadpool(self.registry.champion)
+        if champion and (self.version is None
+                         or version_number(champion) < version_number(self.version)):
+            self.version = champion
+            self.metrics.serving(champion)
 
     def _store(self, records: list[Any], route: str) -> Any:
         try:
@@ -270,7 +269,6 @@ class Ingress:
         body = validated(PredictRequest, await self._json(request))
         record = self._prepared({"message": body.error_message, "error_type": body.error_type,
                                  "stack_trace": body.stack_trace}, "error_message")
-        self._follow_the_model()
         key = (record.fingerprint, body.top_k, body.domain)
         answer = self.cache.get(key, self.version)
         self.metrics.cache.labels("hit" if answer else "miss").inc()

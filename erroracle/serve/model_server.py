@@ -29,7 +29,7 @@ from erroracle.errors import ErroracleError, ModelNotReady
 from erroracle.learners.model import ErrorModel, load_model
 from erroracle.platform.config import Config
 from erroracle.platform.lake import open_store
-from erroracle.platform.registry import Registry
+from erroracle.platform.registry import Registry, version_number
 from erroracle.serve.novelty import GroupIndex
 from erroracle.serve.solutions import Encoder, FeedbackTally, SolutionIndex
 
@@ -43,6 +43,8 @@ _INDEX_COLUMNS = [
 ]
 # Records may become visible in the lake a little after their received_at (the ingest flush).
 _REFRESH_OVERLAP = timedelta(minutes=2)
+# The longest a replica that is behind holds a batch while it loads the newer champion.
+_CATCH_UP_SECONDS = 120.0
 
 
 def quantized(model: ErrorModel) -> ErrorModel:
@@ -99,6 +101,7 @@ class ModelServer:
         self.rng = np.random.default_rng()
         self.failed_versions: set[str] = set()
         self._snapshot: Snapshot | None = None
+        self._steps = 0  # watcher steps finished; each reads the registry once
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name="erroracle-reload", daemon=True)
@@ -113,6 +116,7 @@ class ModelServer:
                 self._step()
             except (ErroracleError, OSError):
                 log.exception("reloading or refreshing the model failed; serving what is loaded")
+            self._steps += 1
             self._wake.wait(serve_cfg.reload_poll_seconds)
             self._wake.clear()
 
@@ -202,10 +206,27 @@ class ModelServer:
             for i in range(len(texts))
         ]
 
-    async def _encode(self, requests: list[dict[str, Any]]) -> tuple[Snapshot, list[Encoded]]:
+    async def _at_least(self, version: str | None) -> Snapshot:
+        """The snapshot to answer with, never older than ``version`` (the newest the ingress has
+        seen), so that with several replicas answers only move forward while they swap one
+        after another. A replica that is behind reads the registry at once and holds the batch
+        until its load is done: two watcher steps, the one under way and a fresh one. If the
+        registry names an older champion by then (a rollback), what it serves is right."""
+        snapshot = self._require()
+        if version_number(snapshot.version) >= version_number(version):
+            return snapshot
+        started, deadline = self._steps, time.monotonic() + _CATCH_UP_SECONDS
+        self._wake.set()
+        while (self._steps < started + 2 and time.monotonic() < deadline
+               and version_number(self._require().version) < version_number(version)):
+            await asyncio.sleep(0.02)
+        return self._require()
+
+    async def _encode(self, requests: list[dict[str, Any]],
+                      at_least: str | None) -> tuple[Snapshot, list[Encoded]]:
         """One forward pass over a batch, by one snapshot read once: every answer in the batch
         is computed by, and names, the same version."""
-        snapshot = self._require()
+        snapshot = await self._at_least(at_least)
         texts = [request["text"] for request in requests]
         return snapshot, await asyncio.to_thread(self._infer, snapshot, texts)
 
@@ -215,11 +236,12 @@ class ModelServer:
             exploration=self.config.serve.exploration, domain=request.get("domain"),
         )
 
-    async def predict(self, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    async def predict(self, requests: list[dict[str, Any]],
+                      at_least: str | None = None) -> list[dict[str, Any]]:
         """A batch of ``{"text", "fingerprint", "top_k", "domain"?}`` → labels, novelty, fixes
         and version for each. The ingress batches (``@serve.batch``), so that a whole batch
         costs one call between the deployments."""
-        snapshot, encoded = await self._encode(requests)
+        snapshot, encoded = await self._encode(requests, at_least)
         return [self._prediction(snapshot, one, request)
                 for one, request in zip(encoded, requests, strict=True)]
 
@@ -238,9 +260,10 @@ class ModelServer:
             "suggestions": self._suggestions(snapshot, encoded, request),
         }
 
-    async def suggest(self, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    async def suggest(self, requests: list[dict[str, Any]],
+                      at_least: str | None = None) -> list[dict[str, Any]]:
         """A batch of ``{"text", "top_k", "domain"?}`` → ranked fixes and the version."""
-        snapshot, encoded = await self._encode(requests)
+        snapshot, encoded = await self._encode(requests, at_least)
         return [{"model_version": snapshot.version,
                  "suggestions": self._suggestions(snapshot, one, request)}
                 for one, request in zip(encoded, requests, strict=True)]

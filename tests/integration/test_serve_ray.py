@@ -5,97 +5,36 @@ from __future__ import annotations
 
 import gzip
 import json
-import random
-import socket
-import string
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 import zlib
 
 import httpx
 import pytest
 
-from erroracle.client.scrubber import Scrubber
-from erroracle.knowledge import seed_lake
-from erroracle.learners.bootstrap import bootstrap
-from erroracle.platform.config import load_config
 from erroracle.platform.lake import ParquetErrorStore
-from erroracle.platform.prepare import RecordPreparer
-from erroracle.platform.registry import Registry
-from erroracle.serve.auth import digest
-from erroracle.serve.throughput import SWITCHES
+from tests.integration.serving import (
+    LEARNING,
+    SLOW_KEY,
+    auth,
+    free_port,
+    promote_under_load,
+    running_app,
+)
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
-
-LEARNING = "/api/v1/learning"
-KEYS = {
-    "admin": ["ingest", "read", "feedback", "admin"],
-    "ingest": ["ingest"],
-    "read": ["read"],
-    "feedback": ["feedback"],
-}
-SLOW_KEY = "key-slow"  # read scope, one request a minute
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _write_keys(path) -> None:
-    entries = [{"name": name, "sha256": digest(f"key-{name}"), "scopes": scopes}
-               for name, scopes in KEYS.items()]
-    entries.append({"name": "slow", "sha256": digest(SLOW_KEY), "scopes": ["read"],
-                    "rate_limit_per_minute": 1})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"keys": entries}))
-
-
-def auth(name: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer key-{name}"}
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    import ray
-
-    from erroracle.serve.app import deploy
-
-    root = tmp_path_factory.mktemp("serve") / "lake"
-    port = _free_port()
-    overrides = {
-        "port": port, "max_body_bytes": 65_536, "max_decompressed_bytes": 1_048_576,
+    with running_app(tmp_path_factory.mktemp("serve") / "lake", {
+        "max_body_bytes": 65_536, "max_decompressed_bytes": 1_048_576,
         "max_batch_records": 50, "index_refresh_seconds": 1, "reload_poll_seconds": 0.5,
         "exploration": 0, "batch_wait_ms": 2,
-    }
-    environ = {f"ERRORACLE_SERVE__{k.upper()}": str(v) for k, v in overrides.items()}
-    config = load_config(None, data_root=str(root), environ=environ)
-    _write_keys(root / "state" / "keys.json")
-    with ParquetErrorStore(config.data_root, background=False) as store:
-        seed_lake(store, RecordPreparer(Scrubber()))
-        store.flush()
-        bootstrap(config, store, Registry(config.data_root))
-    switches = pytest.MonkeyPatch()
-    for name, value in SWITCHES.items():
-        switches.setenv(name, value)
-    ray.init(num_cpus=4, log_to_driver=False, configure_logging=False)
-    deploy(config)
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
-    deadline = time.monotonic() + 180
-    while not client.get("/healthz").json()["ready"]:
-        assert time.monotonic() < deadline, "the model never became ready"
-        time.sleep(0.5)
-    yield config, client
-    client.close()
-    from ray import serve
-
-    serve.shutdown()
-    ray.shutdown()
-    switches.undo()
+    }) as running:
+        yield running
 
 
 def _healthy(client: httpx.Client) -> None:
@@ -355,47 +294,7 @@ def test_a_newly_solved_error_is_suggested_without_a_restart(server):
 
 
 def test_a_promotion_under_load_fails_no_request_and_versions_only_move_forward(server):
-    config, client = server
-    registry = Registry(config.data_root)
-    stop, versions, failures = threading.Event(), [], []
-
-    def stream(worker: int) -> None:
-        with httpx.Client(base_url=str(client.base_url), timeout=60) as own:
-            number = 0
-            while not stop.is_set():
-                number += 1
-                message = f"ValueError: bad input {worker}-{number % 7}"
-                if number % 3:  # most are new errors, which the cache cannot answer
-                    word = "".join(random.choices(string.ascii_lowercase, k=10))
-                    message = f"OSError: cannot read {word} from the volume"
-                answer = own.post(f"{LEARNING}/predict", headers=auth("read"),
-                                  json={"error_message": message})
-                if answer.status_code != 200:
-                    failures.append((answer.status_code, answer.text))
-                else:
-                    versions.append((worker, answer.json()["model_version"]))
-
-    workers = [threading.Thread(target=stream, args=(n,)) for n in range(3)]
-    for worker in workers:
-        worker.start()
-    time.sleep(2)
-    candidate = registry.register(registry.local_path("v0001"), metrics={}, train_config={},
-                                  lineage={"parent": "v0001"})
-    registry.promote(candidate, reason="test: promotion under load")
-    deadline = time.monotonic() + 120
-    while not any(version == candidate for _, version in versions[-5:]):
-        assert time.monotonic() < deadline, "the new champion was never served"
-        time.sleep(0.5)
-    time.sleep(1)
-    stop.set()
-    for worker in workers:
-        worker.join()
-    assert failures == []
-    for worker in range(3):
-        seen = [version for who, version in versions if who == worker]
-        assert seen == sorted(seen), "a worker saw the version move backwards"
-    assert {version for _, version in versions} == {"v0001", candidate}
-    assert client.get("/healthz").json()["model_version"] == candidate
+    promote_under_load(*server)
 
 
 SENTRY_APP = textwrap.dedent("""
@@ -462,7 +361,7 @@ def test_the_client_library_delivers_through_an_outage_exactly_once(server, tmp_
 
     config, client = server
     spool = tmp_path / "spool"
-    down = Reporter(Options(f"http://127.0.0.1:{_free_port()}", "key-ingest", service="shop",
+    down = Reporter(Options(f"http://127.0.0.1:{free_port()}", "key-ingest", service="shop",
                             spool_dir=str(spool), flush_interval=0.05))
     ids = []
     for index in range(3):

@@ -14,7 +14,8 @@ import pytest
 
 from erroracle.serve.throughput import SWITCHES
 from tests.conftest import ERRORACLE
-from tests.integration.test_up_e2e import KEY, Up, _free_port, _ready, rounds
+from tests.integration.serving import free_port
+from tests.integration.test_up_e2e import KEY, Up, _ready, rounds
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 RAY = str(Path(sys.executable).with_name("ray"))
@@ -23,7 +24,7 @@ RAY = str(Path(sys.executable).with_name("ray"))
 @pytest.fixture
 def cluster() -> str:
     """A head node and a second node, 3 CPUs each, joined with Ray's token authentication."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "RAY_AUTH_MODE": "token", **SWITCHES}  # as on cluster.yaml's lines
     common = ["--node-ip-address", "127.0.0.1", "--num-cpus", "3", "--disable-usage-stats"]
     try:
@@ -46,7 +47,7 @@ def _actors(env: dict[str, str]) -> list[dict]:
 @pytest.mark.timeout(1200)
 def test_up_places_training_and_serving_on_both_nodes(cluster: str, cli_env: dict[str, str],
                                                       tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**cli_env, "RAY_AUTH_MODE": "token", "RAY_ADDRESS": cluster,
            "ERRORACLE_ADMIN_KEY": KEY, "ERRORACLE_SERVE__PORT": str(port),
            "ERRORACLE_SERVE__REPLICAS": "2",

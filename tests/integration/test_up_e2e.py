@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -20,17 +19,12 @@ import pytest
 from tests.conftest import ERRORACLE
 from tests.crawlers.servers import ServerThread, StackExchange
 from tests.crawlers.test_stackoverflow import questions
+from tests.integration.serving import free_port
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 LEARNING = "/api/v1/learning"
 KEY = "e2e-admin-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Up:
@@ -86,7 +80,7 @@ def _version(client: httpx.Client) -> str:
 @pytest.mark.timeout(1500)
 def test_up_serves_learns_by_itself_and_carries_on(cli_env: dict[str, str],
                                                    tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     site = StackExchange(*questions())
     with ServerThread(site.app) as server:
         env = {**cli_env, "ERRORACLE_ADMIN_KEY": KEY, "ERRORACLE_SERVE__PORT": str(port),
