@@ -104,21 +104,26 @@ class ModelServer:
         self._steps = 0  # watcher steps finished; each reads the registry once
         self._wake = threading.Event()
         self._stop = threading.Event()
+        # The champion loads before the constructor returns: Serve sends a replica nothing until
+        # then, so a replica that starts beside running ones never answers "not ready".
+        self._checked_step()
         self._watcher = threading.Thread(target=self._watch, name="erroracle-reload", daemon=True)
         self._watcher.start()
 
     # -- loading and refreshing ---------------------------------------------------------------
 
     def _watch(self) -> None:
-        serve_cfg = self.config.serve
         while not self._stop.is_set():
-            try:
-                self._step()
-            except (ErroracleError, OSError):
-                log.exception("reloading or refreshing the model failed; serving what is loaded")
-            self._steps += 1
-            self._wake.wait(serve_cfg.reload_poll_seconds)
+            self._wake.wait(self.config.serve.reload_poll_seconds)
             self._wake.clear()
+            self._checked_step()
+
+    def _checked_step(self) -> None:
+        try:
+            self._step()
+        except (ErroracleError, OSError):
+            log.exception("reloading or refreshing the model failed; serving what is loaded")
+        self._steps += 1
 
     def _step(self) -> None:
         champion = self.registry.champion()
