@@ -117,8 +117,7 @@ def _up_until_serving(env, port: int) -> str:
     """Run ``erroracle up --no-loop`` until its API answers, then stop it with Ctrl-C; returns
     stdout. (The loop, which would crawl, has its own end-to-end test.)"""
     process = subprocess.Popen([*ERRORACLE, "up", "--no-loop", "--port", str(port)], env=env,
-                               text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                               text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     lines = []
     try:
         for line in process.stdout:

@@ -167,7 +167,6 @@ class Ingress:
         A few batches in flight at once keep the model busy while answers travel back."""
 
         async def ask(payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            self._follow_the_registry()
             try:
                 answers = await getattr(self.model, method).remote(payloads, self.version)
             except ModelNotReady:
@@ -269,6 +268,7 @@ class Ingress:
         body = validated(PredictRequest, await self._json(request))
         record = self._prepared({"message": body.error_message, "error_type": body.error_type,
                                  "stack_trace": body.stack_trace}, "error_message")
+        self._follow_the_registry()  # before the cache: a rollback must not serve cached answers
         key = (record.fingerprint, body.top_k, body.domain)
         answer = self.cache.get(key, self.version)
         self.metrics.cache.labels("hit" if answer else "miss").inc()
@@ -309,6 +309,7 @@ class Ingress:
         body = validated(SuggestRequest, query)
         record = self._prepared({"message": body.error_message, "error_type": body.error_type},
                                 "error_message")
+        self._follow_the_registry()
         answer = await self._suggest_batch({
             "text": error_text(record.model_dump()), "top_k": body.top_k, "domain": body.domain,
         })

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from erroracle.platform.lake import ParquetErrorStore
+from erroracle.platform.registry import Registry
 from tests.integration.serving import (
     LEARNING,
     SLOW_KEY,
@@ -295,6 +296,35 @@ def test_a_newly_solved_error_is_suggested_without_a_restart(server):
 
 def test_a_promotion_under_load_fails_no_request_and_versions_only_move_forward(server):
     promote_under_load(*server)
+
+
+def _served(client, body: dict, version: str) -> None:
+    """Predict ``body`` until ``version`` answers (the same message: the cache would keep
+    answering with the version it cached)."""
+    deadline = time.monotonic() + 60
+    while True:
+        answer = client.post(f"{LEARNING}/predict", headers=auth("read"), json=body)
+        assert answer.status_code == 200, answer.text
+        if answer.json()["model_version"] == version:
+            return
+        assert time.monotonic() < deadline, f"{version} was never served"
+        time.sleep(0.2)
+
+
+def test_a_rollback_is_served_at_once_and_named_in_the_metrics(server):
+    config, client = server
+    registry = Registry(config.data_root)
+    body = {"error_message": "ValueError: invalid literal for int() with base 10: 'x'"}
+    before = registry.champion()
+    newer = registry.register(registry.local_path(before), metrics={}, train_config={},
+                              lineage={"parent": before})
+    registry.promote(newer, reason="test: a champion to roll back")
+    _served(client, body, newer)
+    assert registry.rollback() == before
+    _served(client, body, before)
+    metrics = client.get("/metrics", headers=auth("read")).text
+    assert f'erroracle_model_version{{version="{before}"}} 1.0' in metrics
+    assert f'version="{newer}"' not in metrics
 
 
 SENTRY_APP = textwrap.dedent("""
