@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from datetime import datetime
@@ -35,6 +36,7 @@ class Context:
         self.config_path, self.data_root = config_path, data_root
         self._config = None
         self.ray_context: Any = None
+        self.plan: Any = None
 
     @property
     def config(self):
@@ -60,22 +62,33 @@ def preparer(obj: Context):
 def start_ray(obj: Context, address: str | None = None, *, log_to_driver: bool = True):
     """Start an embedded Ray (or join ``address``), quietly, for one command.
 
+    An embedded Ray declares the CPUs of the resource plan, which is checked first: a plan that
+    cannot fit fails here, before anything starts. The plan is kept in ``obj.plan``.
     The dashboard stays on: Ray Train uses the state API it serves to clean up after a trial
     that Tune stopped early.
     """
+    from erroracle.platform.resources import ResourcePlan
     from erroracle.serve.throughput import enable
 
-    enable(obj.config)
+    config, machine = obj.config, os.cpu_count() or 1
+    address = address or config.ray.address
+    joining = address or os.environ.get("RAY_ADDRESS")
+    plan = ResourcePlan.for_config(config, machine_cpus=machine)
+    if not joining:
+        plan.check()
+    enable(config)
     import ray
     from ray.data import DataContext
 
-    address = address or obj.config.ray.address
-    joining = address or os.environ.get("RAY_ADDRESS")
     obj.ray_context = ray.init(
         address=address,
-        num_cpus=None if joining else obj.config.local_cpus(os.cpu_count() or 1),
+        num_cpus=None if joining else math.ceil(plan.ray_cpus),
         log_to_driver=log_to_driver,
         configure_logging=False,
     )
+    if joining:
+        plan = ResourcePlan.for_config(config, machine_cpus=machine,
+                                       cluster_cpus=ray.cluster_resources().get("CPU", 0.0))
+    obj.plan = plan
     DataContext.get_current().enable_progress_bars = False
     return ray

@@ -6,6 +6,7 @@ Errors are one line on stderr: ``erroracle: error: <what and where>``.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -27,7 +28,7 @@ __all__ = ["main"]
     "config_path",
     type=click.Path(dir_okay=False),
     envvar="ERRORACLE_CONFIG",
-    help="Config file (default: configs/platform.yaml).",
+    help="Config file (default: the bundled platform.yaml).",
 )
 @click.option("--data-root", envvar="ERRORACLE_DATA_ROOT", help="Override data_root.")
 @click.pass_context
@@ -247,13 +248,35 @@ def _stop_on_signal() -> threading.Event:
         if stop.is_set():
             raise KeyboardInterrupt
         click.echo(f"stopping    ({signal.Signals(number).name}; a round in progress ends "
-                   "its stage first, Ctrl-C again to interrupt it)")
+                   "its stage first, a stage waiting for resources at once; Ctrl-C again to "
+                   "interrupt it)")
         sys.stdout.flush()
         stop.set()
 
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, handle)
     return stop
+
+
+def _abandon(ray: Any) -> None:
+    """The second Ctrl-C: one line, Ray stopped without a word more, exit status 130.
+
+    A training round may still run on its thread; the champion is untouched (a candidate is only
+    registered when complete), and the process ends here so that nothing of it prints later.
+    """
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, signal.SIG_IGN)
+    click.echo("erroracle: interrupted: the round in progress was abandoned; the champion and the "
+               "lake are unchanged", err=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    quiet = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(quiet, 1)
+    os.dup2(quiet, 2)
+    try:
+        ray.shutdown()
+    finally:
+        os._exit(130)
 
 
 def _say_loop(line: str) -> None:
@@ -290,6 +313,7 @@ def up(obj: Context, address: str | None, host: str | None, port: int | None,
     config = obj.config.model_copy(update={"serve": settings})
     ray = start_ray(obj, address, log_to_driver=False)
     stop = _stop_on_signal()
+    click.echo(f"resources   {obj.plan.describe()}")
     try:
         registry = Registry(config.data_root)
         with obj.store(background=False) as store:
@@ -339,6 +363,8 @@ def up(obj: Context, address: str | None, host: str | None, port: int | None,
 
         serve.shutdown()
         click.echo("stopped")
+    except KeyboardInterrupt:
+        _abandon(ray)
     finally:
         ray.shutdown()
 

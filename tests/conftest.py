@@ -33,7 +33,6 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     """Environment for running the real ``erroracle`` command in a subprocess."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ERRORACLE_")}
     env["ERRORACLE_DATA_ROOT"] = str(tmp_path / "lake")
-    env["ERRORACLE_CONFIG"] = str(REPO / "configs" / "platform.yaml")
     return env
 
 

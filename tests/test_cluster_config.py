@@ -27,6 +27,8 @@ def test_cluster_yaml_passes_rays_validation() -> None:
     for key in ("head_start_ray_commands", "worker_start_ray_commands"):
         start = " ".join(config[key])
         assert all(f"{name}={value}" in start for name, value in SWITCHES.items()), key
+        # HAProxy's stats and metrics listeners stay on loopback there too
+        assert "RAY_SERVE_HAPROXY_BINARY_PATH=~/erroracle/.venv/bin/erroracle-haproxy" in start
 
 
 def test_the_cluster_config_trains_on_gpus_over_object_storage() -> None:

@@ -65,7 +65,7 @@ def bootstrap(
     table = store.read_table(sources=["knowledge"], columns=COLUMNS)
     if table.num_rows == 0:
         raise ModelNotReady("the lake has no knowledge-base records to bootstrap from")
-    labeler = Labeler(taxonomy or Taxonomy.load())
+    labeler = Labeler(taxonomy or Taxonomy.for_config(config))
     examples = to_examples(
         table, labeler, validation_fraction=config.train.validation_fraction,
         seed=config.train.seed,

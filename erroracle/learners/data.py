@@ -6,6 +6,12 @@ fingerprint, so the same error never sits on both sides. Tokens are cut at ``mod
 ``map_batches`` and padded per batch by :class:`Collator` (dynamic padding: a batch of short errors
 costs what short errors cost).
 
+The cost follows the data: which records the cap drops is decided on the driver from two narrow
+columns (only crowded groups are looked at), so no shuffle is planned; the map stages are plain
+tasks of one CPU (the tokenizer is loaded once per worker process), and the pipeline never holds
+more CPUs than the round's share (:class:`~erroracle.platform.resources.ResourcePlan`), so it
+cannot starve beside Serve.
+
 Example:
     >>> data = build_datasets(store, config, taxonomy)  # doctest: +SKIP
     >>> data.train.count(), data.lineage["records"]  # doctest: +SKIP
@@ -15,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -38,7 +45,7 @@ from erroracle.platform.taxonomy import Taxonomy
 if TYPE_CHECKING:
     import ray.data
 
-__all__ = ["LEARNING_SOURCES", "Collator", "TrainingData", "build_datasets"]
+__all__ = ["LEARNING_SOURCES", "Collator", "TrainingData", "build_datasets", "capped_ids"]
 
 # Feedback records are corrections of other records, not examples of their own.
 LEARNING_SOURCES = ("app", "stackoverflow", "reddit", "github", "knowledge")
@@ -61,39 +68,57 @@ class TrainingData:
         return pa.concat_tables(tables) if tables else EXAMPLE_SCHEMA.empty_table()
 
 
-def _capper(cap: int, seed: int):
-    def cap_fingerprint(group: pa.Table) -> pa.Table:
-        return cap_group(group, cap, seed)
+def capped_ids(index: pa.Table, cap: int, seed: int) -> pa.Array:
+    """The ids :func:`cap_group` leaves out, from ``id``, ``fingerprint`` and ``solution``
+    columns; only groups over the cap are looked at (a record without a fingerprint is its own)."""
+    counts = index.group_by("fingerprint").aggregate([("id", "count")])
+    crowded = counts.filter(pc.greater(counts["id_count"], cap))["fingerprint"]
+    dropped: list[str] = []
+    if len(crowded):
+        rows = index.filter(pc.is_in(index["fingerprint"], value_set=crowded))
+        rows = rows.sort_by("fingerprint")
+        fingerprints = rows["fingerprint"].to_pylist()
+        start = 0
+        for end in range(1, len(fingerprints) + 1):
+            if end == len(fingerprints) or fingerprints[end] != fingerprints[start]:
+                group = rows.slice(start, end - start)
+                kept = set(cap_group(group, cap, seed)["id"].to_pylist())
+                dropped.extend(i for i in group["id"].to_pylist() if i not in kept)
+                start = end
+    return pa.array(dropped, type=pa.string())
 
-    return cap_fingerprint
 
-
-def _labeller(labeler: Labeler, fraction: float, seed: int):
+def _labeller(labeler: Labeler, dropped: pa.Array, fraction: float, seed: int):
     def label(batch: pa.Table) -> pa.Table:
+        if len(dropped):
+            batch = batch.filter(pc.invert(pc.is_in(batch["id"], value_set=dropped)))
         return to_examples(batch, labeler, validation_fraction=fraction, seed=seed)
 
     return label
 
 
-class _Tokenize:
-    """Ray Data actor: loads the tokenizer once, adds ``input_ids`` and ``solution_ids``."""
+@lru_cache(maxsize=2)
+def _tokenizer(path: str):
+    """Loaded once per Ray worker process, from the local folder only."""
+    from transformers import AutoTokenizer
 
-    def __init__(self, tokenizer_path: str, max_length: int) -> None:
-        from transformers import AutoTokenizer
+    return AutoTokenizer.from_pretrained(path, local_files_only=True)
 
-        self.tokenizer = AutoTokenizer.from_pretrained(tokenizer_path)
-        self.max_length = max_length
 
-    def _ids(self, texts: list[str]) -> pa.Array:
-        encoded = self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
+def _tokenize(tokenizer_path: str, max_length: int):
+    def ids(texts: list[str]) -> pa.Array:
+        encoded = _tokenizer(tokenizer_path)(texts, truncation=True,
+                                             max_length=max_length)["input_ids"]
         return pa.array(
             [ids if text else [] for ids, text in zip(encoded, texts, strict=True)],
             type=pa.list_(pa.int32()),
         )
 
-    def __call__(self, batch: pa.Table) -> pa.Table:
-        batch = batch.append_column("input_ids", self._ids(batch["error_text"].to_pylist()))
-        return batch.append_column("solution_ids", self._ids(batch["solution_text"].to_pylist()))
+    def tokenize(batch: pa.Table) -> pa.Table:
+        batch = batch.append_column("input_ids", ids(batch["error_text"].to_pylist()))
+        return batch.append_column("solution_ids", ids(batch["solution_text"].to_pylist()))
+
+    return tokenize
 
 
 def _split(flag: bool):
@@ -107,27 +132,28 @@ def build_datasets(
     store: ErrorStore, config: Config, taxonomy: Taxonomy, *, until: datetime | None = None
 ) -> TrainingData:
     """Read the lake and build the tokenised, materialised train and validation datasets."""
-    import ray.data
-
     counts = store.counts_by_source()
     if not any(counts.get(source) for source in LEARNING_SOURCES):
         raise ValidationError("the lake has no records to learn from", field="data_root")
     labeler = Labeler.from_feedback(taxonomy, store.read_table(sources=["feedback"]))
     train_cfg = config.train
+    index = store.read_table(sources=LEARNING_SOURCES, until=until,
+                             columns=["id", "fingerprint", "solution"])
+    dropped = capped_ids(index, train_cfg.max_per_fingerprint, train_cfg.seed)
+    records = store.to_dataset(sources=LEARNING_SOURCES, until=until)
+    # never more CPUs at once than the round holds beside Serve (see platform.resources)
+    limits = records.context.execution_options
+    limits.resource_limits = limits.resource_limits.copy(
+        cpu=train_cfg.workers * train_cfg.cpus_per_worker)
     examples = (
-        store.to_dataset(sources=LEARNING_SOURCES, until=until)
-        .select_columns(COLUMNS)
-        .groupby("fingerprint")
-        .map_groups(_capper(train_cfg.max_per_fingerprint, train_cfg.seed), batch_format="pyarrow")
+        records.select_columns(COLUMNS)
         .map_batches(
-            _labeller(labeler, train_cfg.validation_fraction, train_cfg.seed),
+            _labeller(labeler, dropped, train_cfg.validation_fraction, train_cfg.seed),
             batch_format="pyarrow",
         )
         .map_batches(
-            _Tokenize,
-            fn_constructor_args=(base_encoder_path(config.model.base), config.model.max_length),
+            _tokenize(base_encoder_path(config.model.base), config.model.max_length),
             batch_format="pyarrow",
-            compute=ray.data.ActorPoolStrategy(size=1),
         )
         .materialize()
     )

@@ -14,7 +14,7 @@ from erroracle.platform.config import Config, TrainConfig
 
 __all__ = ["SEARCHABLE", "effective_train_config", "load_tuned", "save_tuned"]
 
-# The keys a sweep may set (configs/tune.yaml names a subset of these).
+# The keys a sweep may set (the bundled tune.yaml names a subset of these).
 SEARCHABLE = (
     "lr", "warmup_steps", "weight_decay", "batch_size", "dropout", "category_weight",
     "severity_weight", "retrieval_weight", "temperature", "decay", "trainable_layers",

@@ -245,8 +245,8 @@ def _load_encoder(path: Path) -> tuple[nn.Module, Any]:
     from transformers import AutoModel, AutoTokenizer
 
     try:
-        encoder = AutoModel.from_pretrained(str(path), use_safetensors=True)
-        tokenizer = AutoTokenizer.from_pretrained(str(path))
+        encoder = AutoModel.from_pretrained(str(path), use_safetensors=True, local_files_only=True)
+        tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
     except (OSError, ValueError, SafetensorError) as exc:
         raise CheckpointError(f"{path}: cannot load the encoder: {exc}") from exc
     return encoder, tokenizer

@@ -9,6 +9,7 @@ Example:
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -24,6 +25,7 @@ from erroracle.learners.model import LABELS_FILE, LabelSpace, load_model
 from erroracle.learners.train import build_trainer
 from erroracle.platform.config import Config, TrainConfig
 from erroracle.platform.registry import Registry
+from erroracle.platform.resources import wait_for_cpus
 from erroracle.platform.store import ErrorStore
 from erroracle.platform.taxonomy import Taxonomy
 
@@ -86,18 +88,26 @@ def _fit(
 def run_round(
     config: Config, store: ErrorStore, registry: Registry, *, taxonomy: Taxonomy | None = None,
     promote: bool = True, overrides: dict[str, Any] | None = None,
-    fail_once_at_step: int | None = None,
+    fail_once_at_step: int | None = None, cancel: threading.Event | None = None,
 ) -> RoundResult:
     """Train a candidate, evaluate it beside the champion, register it, maybe promote it.
+
+    Before the data pipeline and before training, the round waits at most ``ray.resource_wait``
+    for the CPUs it needs (:func:`~erroracle.platform.resources.wait_for_cpus`).
 
     Args:
         promote: apply the promotion rule; False only records what it would have decided.
         overrides: hyperparameters that win over config and tuned values (CLI flags).
         fail_once_at_step: test hook passed to :func:`build_trainer`.
+        cancel: set to end a wait for resources (the first Ctrl-C of ``up``).
     """
     train_cfg = effective_train_config(config, **(overrides or {}))
-    data = build_datasets(store, config, taxonomy or Taxonomy.load())
+    cpus = float(train_cfg.workers * train_cfg.cpus_per_worker)
+    wait = config.ray.resource_wait
+    wait_for_cpus(1.0, what="the data pipeline", timeout=wait, cancel=cancel)
+    data = build_datasets(store, config, taxonomy or Taxonomy.for_config(config))
     parent, init = starting_point(registry, data.labels)
+    wait_for_cpus(cpus, what="training", timeout=wait, cancel=cancel)
     started = time.perf_counter()
     name, result = _fit(config, data, train_cfg, init, fail_once_at_step)
     train_seconds = time.perf_counter() - started

@@ -23,14 +23,14 @@ from erroracle.learners.data import TrainingData, build_datasets
 from erroracle.learners.hparams import SEARCHABLE, effective_train_config, save_tuned
 from erroracle.learners.round import runs_path, starting_point
 from erroracle.learners.train import build_trainer
-from erroracle.platform.config import Config
+from erroracle.platform.config import Config, bundled
 from erroracle.platform.registry import Registry
 from erroracle.platform.store import ErrorStore
 from erroracle.platform.taxonomy import Taxonomy
 
 __all__ = ["DEFAULT_SPACE", "TuneSummary", "load_space", "run_tune"]
 
-DEFAULT_SPACE = Path(__file__).resolve().parents[2] / "configs" / "tune.yaml"
+DEFAULT_SPACE = bundled("tune.yaml")
 METRIC, MODE = "val_score", "max"
 _REPORTS_PER_TRIAL = 4
 
@@ -99,7 +99,7 @@ def run_tune(
     trials = trials or config.tune.trials
     max_steps = max_steps or config.tune.max_steps
     space = load_space(config.tune.space_file)
-    data = build_datasets(store, config, taxonomy or Taxonomy.load())
+    data = build_datasets(store, config, taxonomy or Taxonomy.for_config(config))
     _, init = starting_point(Registry(config.data_root), data.labels)
     base = effective_train_config(
         config, max_steps=max_steps, checkpoint_every=max(1, max_steps // _REPORTS_PER_TRIAL)

@@ -69,6 +69,7 @@ class Conductor:
         self.say = say
         self.train_options = train_options or {}
         self.clock = clock
+        self.stop = threading.Event()
 
     # -- the schedule ---------------------------------------------------------------------------
 
@@ -115,7 +116,9 @@ class Conductor:
     # -- running --------------------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
-        """Rounds on schedule until ``stop`` is set (a round in progress finishes its stage)."""
+        """Rounds on schedule until ``stop`` is set (a round in progress finishes its stage; a
+        stage that waits for resources ends at once)."""
+        self.stop = stop
         while not stop.is_set():
             now = self.clock()
             if now >= self.next_round_at(now):
@@ -179,7 +182,8 @@ class Conductor:
         started = time.perf_counter()
         self.say(f"  training a candidate from {champion or 'the base encoder'} ({reason})")
         try:
-            result = _in_thread(run_round, self.config, store, registry, **self.train_options)
+            result = _in_thread(run_round, self.config, store, registry, cancel=self.stop,
+                                **self.train_options)
         except Exception as exc:  # the champion keeps serving; the next round runs on time
             log.exception("the training stage failed")
             entry["stages"]["train"] = {"seconds": round(time.perf_counter() - started, 3),

@@ -1,7 +1,7 @@
 """Typed configuration, loaded once by :func:`load_config`.
 
 Precedence, lowest first: the defaults below, the YAML file (``--config``, ``ERRORACLE_CONFIG`` or
-``configs/platform.yaml`` in the working directory when it exists), ``ERRORACLE_DATA_ROOT`` (or the
+the bundled ``erroracle/configs/platform.yaml``), ``ERRORACLE_DATA_ROOT`` (or the
 ``--data-root`` flag), then single keys from ``ERRORACLE_<SECTION>__<KEY>`` variables. Unknown or
 mistyped keys are errors that name the key and where it came from.
 
@@ -13,10 +13,10 @@ Example:
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from collections.abc import Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from erroracle.errors import ConfigError
 
-__all__ = ["Config", "default_config_path", "load_config", "parse_duration"]
+__all__ = ["Config", "bundled", "default_config_path", "load_config", "parse_duration"]
 
 ENV_PREFIX = "ERRORACLE_"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -62,10 +62,17 @@ class StorageConfig(_Section):
 
 
 class RayConfig(_Section):
-    """How to reach Ray: ``address: null`` starts an embedded local Ray."""
+    """How to reach Ray: ``address: null`` starts an embedded local Ray. ``resource_wait``
+    bounds how long a round's stage waits for CPUs before the round fails with that reason."""
 
     address: str | None = None
     num_cpus: int | None = Field(None, ge=1)
+    resource_wait: float = 300.0
+
+    @field_validator("resource_wait", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
 
 
 class ServeConfig(_Section):
@@ -86,6 +93,8 @@ class ServeConfig(_Section):
     model_cpus: float = Field(1.0, gt=0)
     quantize: bool = False
     high_throughput: bool = True
+    haproxy_stats_port: int | None = Field(None, ge=1, le=65535)
+    haproxy_metrics_port: int | None = Field(None, ge=1, le=65535)
     max_ongoing_requests: int = Field(64, ge=1)
     rate_limit_per_minute: int = Field(6000, ge=1)
     cache_size: int = Field(10_000, ge=0)
@@ -159,10 +168,24 @@ class ScrubConfig(_Section):
 
 
 class ModelConfig(_Section):
-    """The encoder: ``base: null`` means the bundled all-MiniLM-L6-v2."""
+    """The encoder: ``base: null`` means the bundled all-MiniLM-L6-v2, else a local folder (a hub
+    id is refused: nothing is fetched at run time). ``taxonomy_file: null`` is the bundled
+    taxonomy, which gives the heads their labels."""
 
     base: str | None = None
     max_length: int = Field(64, ge=8, le=4096)
+    taxonomy_file: str | None = None
+
+    @field_validator("base")
+    @classmethod
+    def _local_folder(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        folder = Path(value).expanduser()
+        if not folder.is_dir():
+            raise ValueError(f"{value!r} is not a local encoder folder (erroracle never fetches "
+                             "a model from a hub; null is the bundled all-MiniLM-L6-v2)")
+        return str(folder.resolve())
 
 
 class TrainConfig(_Section):
@@ -243,24 +266,20 @@ class Config(_Section):
             return value.rstrip("/")
         return str(Path(value).expanduser().resolve())
 
-    def local_cpus(self, machine_cpus: int) -> int:
-        """Logical CPUs for an embedded Ray (``ray.num_cpus`` when set): at least what Serve and
-        one training run reserve together, so that the loop trains beside the API on a small
-        machine. Serving is idle most of the time; the two share the real cores."""
-        if self.ray.num_cpus is not None:
-            return self.ray.num_cpus
-        serve = (self.serve.replicas * self.serve.model_cpus
-                 + self.serve.ingress_replicas * self.serve.ingress_cpus)
-        return max(machine_cpus, math.ceil(serve + self.train.workers * self.train.cpus_per_worker))
+
+def bundled(name: str) -> Path:
+    """A file shipped in the package's ``configs`` folder (``platform.yaml``, ``taxonomy.yaml``,
+    ``tune.yaml``), read through :mod:`importlib.resources` so a wheel install finds it."""
+    return Path(str(resources.files("erroracle.configs").joinpath(name)))
 
 
-def default_config_path(environ: Mapping[str, str] | None = None) -> Path | None:
-    """The file to read when ``--config`` is not given, or None for built-in defaults."""
+def default_config_path(environ: Mapping[str, str] | None = None) -> Path:
+    """The file to read when ``--config`` is not given: ``ERRORACLE_CONFIG``, else the bundled
+    ``platform.yaml``."""
     environ = os.environ if environ is None else environ
     if environ.get(f"{ENV_PREFIX}CONFIG"):
         return Path(environ[f"{ENV_PREFIX}CONFIG"])
-    candidate = Path("configs/platform.yaml")
-    return candidate if candidate.is_file() else None
+    return bundled("platform.yaml")
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -318,7 +337,7 @@ def load_config(
     """Load and validate the configuration.
 
     Args:
-        path: YAML file; None looks up ``ERRORACLE_CONFIG`` then ``configs/platform.yaml``.
+        path: YAML file; None looks up ``ERRORACLE_CONFIG`` then the bundled ``platform.yaml``.
         data_root: overrides ``data_root`` (the ``--data-root`` flag).
         environ: the environment to read overrides from (default ``os.environ``).
 
@@ -327,8 +346,8 @@ def load_config(
     """
     environ = os.environ if environ is None else environ
     config_path = Path(path) if path is not None else default_config_path(environ)
-    data = _read_yaml(config_path) if config_path is not None else {}
-    source = str(config_path) if config_path is not None else "defaults"
+    data = _read_yaml(config_path)
+    source = str(config_path)
     origins = _apply_env(data, environ)
     if data_root is None and environ.get(f"{ENV_PREFIX}DATA_ROOT"):
         data_root = environ[f"{ENV_PREFIX}DATA_ROOT"]

@@ -1,4 +1,5 @@
-"""The error taxonomy (``configs/taxonomy.yaml``) and the weak labels it gives records.
+"""The error taxonomy (the bundled ``taxonomy.yaml``, or ``model.taxonomy_file``) and the weak
+labels it gives records.
 
 A record's labels come, in order of trust, from what a producer or a user said, from the source's
 tags, then from pattern rules on the error type and message. :func:`Taxonomy.label` says which one
@@ -21,10 +22,11 @@ from typing import Any
 import yaml
 
 from erroracle.errors import ConfigError
+from erroracle.platform.config import Config, bundled
 
 __all__ = ["DEFAULT_TAXONOMY", "Labels", "Taxonomy"]
 
-DEFAULT_TAXONOMY = Path(__file__).resolve().parents[2] / "configs" / "taxonomy.yaml"
+DEFAULT_TAXONOMY = bundled("taxonomy.yaml")
 
 
 @dataclass(frozen=True)
@@ -106,13 +108,18 @@ class Taxonomy:
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> Taxonomy:
-        """Read a taxonomy file (default: the repository's ``configs/taxonomy.yaml``)."""
+        """Read a taxonomy file (default: the bundled ``taxonomy.yaml``)."""
         path = Path(path) if path else DEFAULT_TAXONOMY
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as exc:
             raise ConfigError(f"{path}: cannot read taxonomy: {exc}") from exc
         return cls(data, source=str(path))
+
+    @classmethod
+    def for_config(cls, config: Config) -> Taxonomy:
+        """The taxonomy ``model.taxonomy_file`` names (null: the bundled one)."""
+        return cls.load(config.model.taxonomy_file)
 
     def category_by_rules(self, error_type: str, message: str) -> tuple[str | None, str | None]:
         """The exception type speaks first (case-sensitive: it is an identifier), then the text."""

@@ -5,7 +5,7 @@
     applications:
       - name: erroracle
         import_path: erroracle.serve.app:build
-        args: {config: configs/platform.yaml, data_root: null}
+        args: {config: null, data_root: null}
 """
 
 from __future__ import annotations

@@ -133,7 +133,7 @@ class Ingress:
         self.limiter = RateLimiter(self.limits.rate_limit_per_minute,
                                    share=1 / self.limits.ingress_replicas)
         self.prepare = RecordPreparer.for_config(self.config)
-        self.taxonomy = Taxonomy.load()
+        self.taxonomy = Taxonomy.for_config(self.config)
         self.store = open_store(self.config)
         self.registry = Registry(self.config.data_root)
         self.cache = PredictionCache(self.limits.cache_size, self.limits.index_refresh_seconds)

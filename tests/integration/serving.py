@@ -4,6 +4,7 @@ the high-throughput switches, the app on a free port of 127.0.0.1; and a promoti
 from __future__ import annotations
 
 import json
+import os
 import random
 import socket
 import string
@@ -15,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from erroracle.client.scrubber import Scrubber
 from erroracle.knowledge import seed_lake
@@ -24,8 +24,9 @@ from erroracle.platform.config import Config, load_config
 from erroracle.platform.lake import ParquetErrorStore
 from erroracle.platform.prepare import RecordPreparer
 from erroracle.platform.registry import Registry
+from erroracle.platform.resources import ResourcePlan
 from erroracle.serve.auth import digest
-from erroracle.serve.throughput import SWITCHES
+from erroracle.serve.throughput import enable
 
 LEARNING = "/api/v1/learning"
 KEYS = {
@@ -73,10 +74,10 @@ def running_app(root: Path, overrides: dict[str, Any]) -> Iterator[tuple[Config,
         seed_lake(store, RecordPreparer(Scrubber()))
         store.flush()
         bootstrap(config, store, Registry(config.data_root))
-    switches = pytest.MonkeyPatch()
-    for name, value in SWITCHES.items():
-        switches.setenv(name, value)
-    ray.init(num_cpus=4, log_to_driver=False, configure_logging=False)
+    before = set(os.environ)
+    enable(config)  # the high-throughput switches and HAProxy's own ports, as `up` sets them
+    plan = ResourcePlan.for_config(config, machine_cpus=os.cpu_count() or 1)  # as `up` declares
+    ray.init(num_cpus=plan.ray_cpus, log_to_driver=False, configure_logging=False)
     try:
         deploy(config)
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
@@ -88,7 +89,8 @@ def running_app(root: Path, overrides: dict[str, Any]) -> Iterator[tuple[Config,
         serve.shutdown()
     finally:
         ray.shutdown()
-        switches.undo()
+        for name in set(os.environ) - before:
+            del os.environ[name]
 
 
 def promote_under_load(config: Config, client: httpx.Client, streams: int = 3) -> None:

@@ -27,6 +27,8 @@ def ray_local():
     import ray
     from ray.data import DataContext
 
+    # 2 CPUs, fewer than the plan's 3: nothing is served here, so a round has the machine to
+    # itself; the default plan, Serve beside a round, has its own test (test_up_e2e).
     ray.init(num_cpus=2, log_to_driver=False, configure_logging=False)
     DataContext.get_current().enable_progress_bars = False
     yield ray

@@ -1,12 +1,15 @@
-"""``erroracle up`` end to end, with short intervals: it bootstraps, serves, and runs rounds by
-itself (crawling a local Stack Exchange server, with Reddit failing for lack of credentials);
-errors are reported, predicted and given feedback; a round promotes a candidate and predictions
-name it; crawled solutions are suggested with their attribution; ``status`` shows the rounds;
-Ctrl-C stops it cleanly and a second ``up`` carries on."""
+"""``erroracle up`` end to end with the shipped configuration: only the loop's intervals, the
+number of training steps and where the sources are change (never a CPU, worker or replica
+setting). It prints its resource plan, bootstraps, serves, and runs rounds by itself (crawling a
+local Stack Exchange server, with Reddit failing for lack of credentials); errors are reported,
+predicted and given feedback; a round promotes a candidate and predictions name it; crawled
+solutions are suggested with their attribution; ``status`` shows the rounds; Ctrl-C stops it
+cleanly, leaving no process of its own behind, and a second ``up`` carries on."""
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import time
@@ -27,13 +30,53 @@ KEY = "e2e-admin-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 
 
-class Up:
-    """One ``erroracle up`` process, its output in a file."""
+def descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` now (Ray's raylet, GCS and workers, HAProxy, ...)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+
+def alive(pids: set[int]) -> dict[int, str]:
+    """Those of ``pids`` still running (zombies count as gone), with their command lines."""
+    running = {}
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if state != "Z":
+            running[pid] = command.decode(errors="replace")[:200]
+    return running
+
+
+class Up:
+    """One ``erroracle up`` process in a process group of its own, its output in a file."""
+
+    def __init__(self, env: dict[str, str], log: Path, *, command: list[str] | None = None,
+                 args: tuple[str, ...] = (), cwd: Path | None = None) -> None:
         self.log = log
-        self.process = subprocess.Popen([*ERRORACLE, "up"], env=env, stdout=log.open("w"),
-                                        stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen([*(command or ERRORACLE), "up", *args], env=env,
+                                        stdout=log.open("w"), stderr=subprocess.STDOUT,
+                                        cwd=cwd, start_new_session=True)
+        self.seen: set[int] = set()
+
+    def watch(self) -> set[int]:
+        """Note the processes ``up`` runs now, to check later that none outlived it."""
+        self.seen |= descendants(self.process.pid)
+        return self.seen
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -50,8 +93,22 @@ class Up:
         try:
             return self.process.wait(180)
         finally:
-            if self.process.poll() is None:
-                self.process.kill()
+            self.kill()
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group (a no-op once it has ended)."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait(60)
+
+    def leftovers(self, grace: float = 30) -> dict[int, str]:
+        """Processes seen under ``up`` that are still running ``grace`` seconds after it ended."""
+        deadline = time.monotonic() + grace
+        while (left := alive(self.seen)) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        return left
 
 
 def rounds(env: dict[str, str]) -> list[dict[str, Any]]:
@@ -83,15 +140,15 @@ def test_up_serves_learns_by_itself_and_carries_on(cli_env: dict[str, str],
     port = free_port()
     site = StackExchange(*questions())
     with ServerThread(site.app) as server:
+        # The shipped config; only times (intervals, steps) and the sources' places change.
         env = {**cli_env, "ERRORACLE_ADMIN_KEY": KEY, "ERRORACLE_SERVE__PORT": str(port),
-               "ERRORACLE_SERVE__RELOAD_POLL_SECONDS": "1", "ERRORACLE_RAY__NUM_CPUS": "4",
+               "ERRORACLE_SERVE__RELOAD_POLL_SECONDS": "1",
                "ERRORACLE_SOURCES__STACKOVERFLOW__BASE_URL": f"{server.url}/2.3",
                "ERRORACLE_SOURCES__STACKOVERFLOW__TAGS": '["python"]',
                "ERRORACLE_SOURCES__GITHUB__ENABLED": "false",
                "ERRORACLE_LOOP__CRAWL_EVERY": "1h", "ERRORACLE_LOOP__TRAIN_EVERY": "0s",
                "ERRORACLE_LOOP__MIN_NEW_RECORDS": "1", "ERRORACLE_LOOP__CHECK_EVERY": "1s",
-               "ERRORACLE_TRAIN__BATCH_SIZE": "8", "ERRORACLE_TRAIN__MAX_STEPS": "2",
-               "ERRORACLE_TRAIN__WARMUP_STEPS": "1", "ERRORACLE_TRAIN__CHECKPOINT_EVERY": "2"}
+               "ERRORACLE_TRAIN__MAX_STEPS": "2"}
         for name in ("REDDIT_CLIENT_ID", "REDDIT_CLIENT_SECRET"):
             env.pop(name, None)
 
@@ -99,7 +156,9 @@ def test_up_serves_learns_by_itself_and_carries_on(cli_env: dict[str, str],
         up = Up(env, tmp_path / "up.log")
         try:
             up.wait_for("serving", 600)
+            assert "resources   3 CPUs on 2 cores" in up.output() or os.cpu_count() != 2
             client = _ready(port)
+            up.watch()
             first_version = _version(client)
             reported = client.post(f"{LEARNING}/errors", headers=AUTH, json={"errors": [
                 {"error_id": f"e2e-{n}", "error_message": f"ConnectionRefusedError: [Errno 111] "
@@ -114,12 +173,15 @@ def test_up_serves_learns_by_itself_and_carries_on(cli_env: dict[str, str],
                 "correct_category": "network"})
             assert feedback.status_code == 202, feedback.text
             up.wait_for("round 1 ended", 600)
+            running = alive(up.watch()).values()
+            assert any("haproxy" in c for c in running) and any("raylet" in c for c in running)
             # Reddit has no credentials and failed; the service kept answering all along.
             assert _version(client) in (first_version, rounds(env)[0].get("candidate"))
             client.close()
         finally:
             code = up.stop()
         assert code == 0 and "stopped" in up.output(), up.output()[-3000:]
+        assert up.leftovers() == {}, "a clean stop left processes behind"
         [first] = rounds(env)
         crawled = first["stages"]["crawl"]["sources"]
         assert crawled["stackoverflow"]["new"] == 7 and first["records_seen"]["stackoverflow"] == 7
@@ -129,9 +191,7 @@ def test_up_serves_learns_by_itself_and_carries_on(cli_env: dict[str, str],
         # Second start carries on: no new bootstrap, rounds go on by themselves every 5 s, and
         # with longer training one is promoted; predictions then name the new version.
         env.update({"ERRORACLE_LOOP__CRAWL_EVERY": "5s", "ERRORACLE_LOOP__MIN_NEW_RECORDS": "0",
-                    "ERRORACLE_TRAIN__MAX_STEPS": "30",
-                    "ERRORACLE_TRAIN__CHECKPOINT_EVERY": "30",
-                    "ERRORACLE_TRAIN__PROMOTE_TOLERANCE": "0.2"})
+                    "ERRORACLE_TRAIN__MAX_STEPS": "60"})
         again = Up(env, tmp_path / "again.log")
         try:
             again.wait_for("serving", 600)

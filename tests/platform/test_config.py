@@ -6,7 +6,7 @@ from erroracle.errors import ConfigError
 from erroracle.platform.config import Config, load_config, parse_duration
 
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT = REPO / "configs" / "platform.yaml"
+DEFAULT = REPO / "erroracle" / "configs" / "platform.yaml"
 
 
 def test_default_file_matches_the_built_in_defaults():
@@ -77,10 +77,14 @@ def test_parse_duration_rejects_nonsense():
         parse_duration("soon")
 
 
-def test_an_embedded_ray_declares_room_for_serving_and_one_training_run(tmp_path):
-    config = load_config(None, data_root=str(tmp_path), environ={})
-    # one model replica (1 CPU) and one ingress replica (0.5) beside one training worker (1)
-    assert config.local_cpus(machine_cpus=2) == 3
-    assert config.local_cpus(machine_cpus=16) == 16
-    pinned = load_config(None, data_root=str(tmp_path), environ={"ERRORACLE_RAY__NUM_CPUS": "2"})
-    assert pinned.local_cpus(machine_cpus=16) == 2
+def test_without_a_file_the_bundled_default_is_read(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no configs/ folder here
+    config = load_config(None, environ={})
+    assert config == load_config(DEFAULT, environ={})
+
+
+def test_a_hub_id_or_missing_folder_as_model_base_is_a_config_error(tmp_path):
+    for base in ("sentence-transformers/all-MiniLM-L6-v2", str(tmp_path / "absent")):
+        with pytest.raises(ConfigError, match="model.base.*not a local encoder folder"):
+            load_config(None, data_root=str(tmp_path),
+                        environ={"ERRORACLE_MODEL__BASE": base})
