@@ -8,6 +8,7 @@ cleanly, leaving no process of its own behind, and a second ``up`` carries on.""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -97,10 +98,8 @@ class Up:
 
     def kill(self) -> None:
         """SIGKILL the whole process group (a no-op once it has ended)."""
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.process.wait(60)
 
     def leftovers(self, grace: float = 30) -> dict[int, str]:
