@@ -4,6 +4,7 @@ configuration of the last sweep (``state/tuned.json``) unless ``train.use_tuned`
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import pyarrow.fs as pafs
@@ -12,7 +13,7 @@ from erroracle.errors import StorageError
 from erroracle.platform.atomic import put_file
 from erroracle.platform.config import Config, TrainConfig
 
-__all__ = ["SEARCHABLE", "effective_train_config", "load_tuned", "save_tuned"]
+__all__ = ["SEARCHABLE", "effective_train_config", "load_tuned", "save_tuned", "sized_to_data"]
 
 # The keys a sweep may set (the bundled tune.yaml names a subset of these).
 SEARCHABLE = (
@@ -54,3 +55,16 @@ def effective_train_config(config: Config, **overrides: Any) -> TrainConfig:
         values.update({k: v for k, v in tuned.get("hparams", {}).items() if k in SEARCHABLE})
     values.update({k: v for k, v in overrides.items() if v is not None})
     return TrainConfig(**values)
+
+
+def sized_to_data(hp: TrainConfig, examples: int) -> TrainConfig:
+    """The round's steps: ``max_steps``, or fewer when ``max_epochs`` passes over ``examples``
+    take fewer (a small lake pays a small cost). Warmup shrinks in proportion, so the schedule
+    keeps its shape."""
+    per_pass = examples / (hp.batch_size * hp.workers)
+    steps = max(1, min(hp.max_steps, math.ceil(hp.max_epochs * per_pass)))
+    if steps == hp.max_steps:
+        return hp
+    warmup = round(hp.warmup_steps * steps / hp.max_steps)
+    return hp.model_copy(update={"max_steps": steps, "warmup_steps": warmup,
+                                 "checkpoint_every": min(hp.checkpoint_every, steps)})

@@ -164,14 +164,22 @@ class ErrorModel(nn.Module):
                 self.train()
 
     def features(self, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
-        """Pooled encoder states of many texts, in batches, in eval mode (shape: n × hidden)."""
+        """Pooled encoder states of many texts, in batches, in eval mode (shape: n × hidden).
+
+        Batches are formed in order of length (then put back in the callers' order), so a batch
+        pads to texts of about its own length instead of the longest of a random mix."""
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         parts = [torch.zeros(0, self.encoder.config.hidden_size)]
         device = self.device
         with self._inference():
-            for start in range(0, len(texts), batch_size):
-                batch = self.tokenize(texts[start : start + batch_size]).to(device)
+            for start in range(0, len(order), batch_size):
+                chunk = [texts[i] for i in order[start : start + batch_size]]
+                batch = self.tokenize(chunk).to(device)
                 parts.append(self.pool(batch["input_ids"], batch["attention_mask"]).float().cpu())
-        return torch.cat(parts)
+        pooled = torch.cat(parts)
+        restored = torch.empty_like(pooled)
+        restored[torch.tensor(order, dtype=torch.long)] = pooled
+        return restored
 
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> ModelOutput:
         """Embeddings and logits of many texts (dropout off)."""

@@ -20,7 +20,7 @@ from erroracle.errors import TrainingError
 from erroracle.learners.checkpoint import MODEL_DIR
 from erroracle.learners.data import TrainingData, build_datasets
 from erroracle.learners.evaluate import Decision, decide_promotion, evaluate_model
-from erroracle.learners.hparams import effective_train_config
+from erroracle.learners.hparams import effective_train_config, sized_to_data
 from erroracle.learners.model import LABELS_FILE, LabelSpace, load_model
 from erroracle.learners.train import build_trainer
 from erroracle.platform.config import Config, TrainConfig
@@ -106,6 +106,8 @@ def run_round(
     wait = config.ray.resource_wait
     wait_for_cpus(1.0, what="the data pipeline", timeout=wait, cancel=cancel)
     data = build_datasets(store, config, taxonomy or Taxonomy.for_config(config))
+    train_cfg = sized_to_data(train_cfg, data.lineage["records"] - data.lineage[
+        "validation_records"])
     parent, init = starting_point(registry, data.labels)
     wait_for_cpus(cpus, what="training", timeout=wait, cancel=cancel)
     started = time.perf_counter()

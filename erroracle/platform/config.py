@@ -198,6 +198,7 @@ class TrainConfig(_Section):
     placement_strategy: Literal["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"] = "PACK"
     batch_size: int = Field(32, ge=1)
     max_steps: int = Field(300, ge=1)
+    max_epochs: float = Field(1.0, gt=0)
     lr: float = Field(5e-5, gt=0)
     weight_decay: float = Field(0.01, ge=0)
     warmup_steps: int = Field(30, ge=0)

@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> None:
         target = source.with_name(f"{source.stem}.loopback{source.suffix}")
         target.write_text(loopback_config(source.read_text()))
         args[at] = str(target)
+    os.environ.pop("RAY_SERVE_HAPROXY_BINARY_PATH", None)  # names this launcher, not HAProxy
     binary = str(get_haproxy_binary())
     _die_with_parent()
     os.execv(binary, [binary, *args])

@@ -190,7 +190,7 @@ def test_up_serves_learns_by_itself_and_carries_on(cli_env: dict[str, str],
         # Second start carries on: no new bootstrap, rounds go on by themselves every 5 s, and
         # with longer training one is promoted; predictions then name the new version.
         env.update({"ERRORACLE_LOOP__CRAWL_EVERY": "5s", "ERRORACLE_LOOP__MIN_NEW_RECORDS": "0",
-                    "ERRORACLE_TRAIN__MAX_STEPS": "60"})
+                    "ERRORACLE_TRAIN__MAX_STEPS": "60", "ERRORACLE_TRAIN__MAX_EPOCHS": "8"})
         again = Up(env, tmp_path / "again.log")
         try:
             again.wait_for("serving", 600)

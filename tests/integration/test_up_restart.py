@@ -104,8 +104,7 @@ def test_up_from_a_wheel_restarts_after_sigkill_beside_another(
     try:
         for up, port in ((first, first_port), (other, other_port)):
             up.wait_for("serving", 600)
-            with _ready(port) as client:
-                assert client.get("/healthz").json()["ready"]
+            _ready(port).close()
         assert not (elsewhere / ".erroracle").exists() and not (elsewhere / "configs").exists()
         with httpx.Client(base_url=f"http://127.0.0.1:{first_port}", timeout=60) as client:
             stored = client.post(f"{LEARNING}/errors", headers=AUTH, json={"errors": [
@@ -131,9 +130,10 @@ def test_up_from_a_wheel_restarts_after_sigkill_beside_another(
                    cwd=elsewhere)
         ups.append(again)
         again.wait_for("serving", 120)
-        with _ready(first_port) as client:
-            assert time.monotonic() - started < 120
-            assert client.get("/healthz").json()["model_version"] == before["champion"]["version"]
+        client = _ready(first_port)
+        assert time.monotonic() - started < 120
+        assert client.get("/healthz").json()["model_version"] == before["champion"]["version"]
+        client.close()
         after = _status(first_env)
         assert after["lake"]["total"] == before["lake"]["total"]
         assert after["champion"] == before["champion"]
@@ -150,8 +150,7 @@ def test_up_from_a_wheel_restarts_after_sigkill_beside_another(
         assert "Traceback" not in again.output() and "internal_kv" not in again.output()
         assert again.leftovers() == {}
 
-        with _ready(other_port):  # the other installation never noticed
-            pass
+        _ready(other_port).close()  # the other installation never noticed
         assert other.stop() == 0
         assert other.leftovers() == {}
     finally:

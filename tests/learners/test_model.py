@@ -125,3 +125,11 @@ def test_training_checkpoint_round_trips_weights_optimizer_and_step(model, tmp_p
     for index, slots in fresh.state_dict()["state"].items():
         assert torch.equal(slots["exp_avg"], original[index]["exp_avg"])
     assert not [p for p in tmp_path.rglob("*") if p.suffix in {".pt", ".bin", ".pkl"}]
+
+
+def test_bulk_features_come_back_in_the_callers_order(model):
+    texts = ["a much longer error message about a connection that was refused by the peer",
+             "KeyError", "ValueError: bad input", ""]
+    together = model.features(texts, batch_size=2)
+    one_by_one = torch.cat([model.features([text]) for text in texts])
+    assert torch.allclose(together, one_by_one, atol=1e-5)
