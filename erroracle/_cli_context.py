@@ -80,10 +80,12 @@ def start_ray(obj: Context, address: str | None = None, *, log_to_driver: bool =
     import ray
     from ray.data import DataContext
 
-    embedded = {} if joining else {"num_cpus": math.ceil(plan.ray_cpus),
-                                   "_node_ip_address": "127.0.0.1"}  # nothing faces the network
-    obj.ray_context = ray.init(address=address, log_to_driver=log_to_driver,
-                               configure_logging=False, **embedded)
+    obj.ray_context = ray.init(
+        address=address,
+        num_cpus=None if joining else math.ceil(plan.ray_cpus),
+        log_to_driver=log_to_driver,
+        configure_logging=False,
+    )
     if joining:
         plan = ResourcePlan.for_config(config, machine_cpus=machine,
                                        cluster_cpus=ray.cluster_resources().get("CPU", 0.0))

@@ -7,6 +7,7 @@ solutions. Candidate and champion are always measured on the same examples.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -28,6 +29,12 @@ __all__ = [
 HEADLINE_METRICS = (
     "category_macro_f1", "category_accuracy", "severity_accuracy", "recall_at_5", "mrr_at_10",
 )
+# How many held-out examples each headline metric is measured on (a key of the metrics).
+_SUPPORT = {
+    "category_macro_f1": "category_examples", "category_accuracy": "category_examples",
+    "severity_accuracy": "severity_examples", "recall_at_5": "retrieval_examples",
+    "mrr_at_10": "retrieval_examples",
+}
 
 
 def classification_metrics(predicted: Sequence[int], gold: Sequence[int]) -> dict[str, float]:
@@ -82,6 +89,7 @@ def evaluate_model(model: ErrorModel, examples: pa.Table, batch_size: int = 64) 
             logits[known].argmax(-1).tolist(), [rows[i][head] for i in known]
         )
         metrics.update({f"{head}_{name}": value for name, value in scores.items()})
+        metrics[f"{head}_examples"] = float(len(known))
     pool: dict[str, int] = {}
     paired = [i for i, row in enumerate(rows) if row["solution_text"]]
     targets = [pool.setdefault(rows[i]["solution_text"], len(pool)) for i in paired]
@@ -89,6 +97,7 @@ def evaluate_model(model: ErrorModel, examples: pa.Table, batch_size: int = 64) 
         solutions = model.encode(list(pool), batch_size).embedding
         metrics.update(retrieval_metrics(output.embedding[paired], solutions, targets))
         metrics["retrieval_pool"] = float(len(pool))
+        metrics["retrieval_examples"] = float(len(paired))
     metrics.pop("severity_macro_f1", None)
     return metrics
 
@@ -101,20 +110,35 @@ class Decision:
     reason: str
 
 
+def _allowed_drop(metric: str, champion_value: float, candidate: Mapping[str, float],
+                  tolerance: float) -> float:
+    """``tolerance``, or the metric's standard error when that is larger: a drop smaller than
+    sampling noise on ``n`` held-out examples is not a regression. Every headline metric is a mean
+    of per-example values in [0, 1] (macro-F1 approximately), whose variance is at most
+    μ(1 − μ) (Bhatia–Davis), so sqrt(μ(1 − μ) / n) bounds the standard error."""
+    examples = candidate.get(_SUPPORT[metric], 0.0)
+    if examples <= 0:
+        return tolerance
+    mean = min(1.0, max(0.0, champion_value))
+    return max(tolerance, math.sqrt(mean * (1.0 - mean) / examples))
+
+
 def decide_promotion(
     candidate: Mapping[str, float], champion: Mapping[str, float] | None, tolerance: float
 ) -> Decision:
-    """Promote when no headline metric falls more than ``tolerance`` below the champion's and
-    the candidate is better on average over the metrics both have."""
+    """Promote when no headline metric falls below the champion's by more than ``tolerance``
+    (or by more than its standard error on the held-out examples, when that is larger) and the
+    candidate is better on average over the metrics both have."""
     if champion is None:
         return Decision(True, "no champion yet")
     shared = [m for m in HEADLINE_METRICS if m in candidate and m in champion]
     if not shared:
         return Decision(False, "no headline metric could be measured on the validation data")
+    allowed = {m: _allowed_drop(m, champion[m], candidate, tolerance) for m in shared}
     regressions = [
-        f"{m} {candidate[m]:.4f} < {champion[m]:.4f} - {tolerance}"
+        f"{m} {candidate[m]:.4f} < {champion[m]:.4f} - {allowed[m]:.4f}"
         for m in shared
-        if candidate[m] < champion[m] - tolerance
+        if candidate[m] < champion[m] - allowed[m]
     ]
     if regressions:
         return Decision(False, "regressed: " + "; ".join(regressions))

@@ -56,6 +56,21 @@ def test_promotion_needs_a_gain_and_no_regression_beyond_tolerance():
     assert not same.promote and same.reason.startswith("not better")
 
 
+def test_a_drop_within_sampling_noise_is_not_a_regression():
+    # the end-to-end lake's round: 74 held-out examples, severity down by 2 of them, the rest up
+    champion = {"category_macro_f1": 0.4799, "category_accuracy": 0.5676,
+                "severity_accuracy": 0.5811, "recall_at_5": 0.9324, "mrr_at_10": 0.7507}
+    candidate = {"category_macro_f1": 0.5233, "category_accuracy": 0.5811,
+                 "severity_accuracy": 0.5541, "recall_at_5": 0.9865, "mrr_at_10": 0.8625}
+    counts = {"category_examples": 74.0, "severity_examples": 74.0, "retrieval_examples": 74.0}
+    assert not decide_promotion(candidate, champion, 0.01).promote  # no counts: tolerance only
+    assert decide_promotion({**candidate, **counts}, champion, 0.01).promote
+    # on 2,000 examples the same drop is far beyond noise (its standard error is about 0.011)
+    many = {name: 2000.0 for name in counts}
+    decision = decide_promotion({**candidate, **many}, champion, 0.01)
+    assert not decision.promote and "severity_accuracy 0.5541 < 0.5811 - 0.0110" in decision.reason
+
+
 def test_metrics_missing_on_one_side_are_not_compared():
     candidate = {"category_macro_f1": 0.7}
     assert decide_promotion(candidate, {"category_macro_f1": 0.6, "recall_at_5": 0.9}, 0).promote
