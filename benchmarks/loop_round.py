@@ -9,7 +9,7 @@ sample), trains a candidate from the champion, evaluates candidate and champion 
 split, promotes or keeps, and reloads the running Serve. The figures are the round's own record in
 ``state/rounds.jsonl``. Targets on 2 cores: 300 records ≤ 90 s, 10,000 ≤ 240 s.
 
-Usage: python benchmarks/loop_round.py [--records 300 3000 30000]
+Usage: python benchmarks/loop_round.py [--records 300 3000 10000 30000]
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from _report import write  # noqa: E402
 
 KNOWLEDGE = 308
 TARGETS = {300: 90, 10_000: 240}
+SIZES = (300, 3000, 10_000, 30_000)
 
 
 def _stack_exchange_site(count: int):
@@ -133,7 +134,7 @@ def _round(records: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", type=int, nargs="+", default=[300, 3000, 30_000])
+    parser.add_argument("--records", type=int, nargs="+", default=list(SIZES))
     args = parser.parse_args()
     rounds = []
     for records in args.records:
@@ -145,7 +146,7 @@ def main() -> None:
         print(f"  {result['records']:,} records: {result['round_seconds']:.0f} s ({stages}); "
               f"{result['decision']}", flush=True)
     print(rounds[0]["resource_plan"])
-    name = "loop_round" if args.records == [300, 3000, 30_000] else "loop_round_partial"
+    name = "loop_round" if tuple(args.records) == SIZES else "loop_round_partial"
     write(name, {"rounds": rounds})
 
 

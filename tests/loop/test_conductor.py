@@ -90,6 +90,36 @@ def test_a_failing_source_and_a_failing_training_leave_the_champion(installed: P
     assert RoundHistory(config.data_root).last()["decision"] == "failed"
 
 
+def test_a_stage_that_waits_on_resources_fails_the_round_with_the_reason(installed: Path) -> None:
+    # 3 CPUs a worker on a Ray of 2: training can never start. The round must not wait forever.
+    config = configure(installed, SOURCES__STACKOVERFLOW__ENABLED="false",
+                       LOOP__MIN_NEW_RECORDS="0", LOOP__TRAIN_EVERY="0s",
+                       TRAIN__CPUS_PER_WORKER="3", RAY__RESOURCE_WAIT="2s")
+    champion = Registry(config.data_root).champion()
+    entry = Conductor(config).run_round("test")
+    assert entry["decision"] == "failed" and entry["why"].endswith(f"{champion} keeps serving")
+    assert "training waited 2 s (ray.resource_wait) for 3 CPU; Ray had 2 free" in entry["why"]
+    assert RoundHistory(config.data_root).last()["decision"] == "failed"
+
+
+def test_a_stop_ends_a_stage_waiting_on_resources(installed: Path) -> None:
+    config = configure(installed, SOURCES__STACKOVERFLOW__ENABLED="false",
+                       LOOP__MIN_NEW_RECORDS="0", LOOP__TRAIN_EVERY="0s",
+                       TRAIN__CPUS_PER_WORKER="3", RAY__RESOURCE_WAIT="10m")
+    stop = threading.Event()
+    conductor = Conductor(config)
+    runner = threading.Thread(target=conductor.run, args=(stop,))
+    history = RoundHistory(config.data_root)
+    start = len(history.rounds())
+    runner.start()
+    time.sleep(15)  # the round is waiting for CPUs by now
+    stop.set()
+    runner.join(60)
+    assert not runner.is_alive()
+    [entry] = history.rounds()[start:]
+    assert entry["decision"] == "failed" and "stopped while training waited" in entry["why"]
+
+
 def test_rounds_keep_their_schedule_without_overlapping(installed: Path) -> None:
     config = configure(installed, SOURCES__STACKOVERFLOW__ENABLED="false",
                        LOOP__CRAWL_EVERY="1s", LOOP__CHECK_EVERY="1s",
