@@ -105,7 +105,8 @@ def test_a_stage_that_waits_on_resources_fails_the_round_with_the_reason(install
 def test_a_stop_ends_a_stage_waiting_on_resources(installed: Path) -> None:
     config = configure(installed, SOURCES__STACKOVERFLOW__ENABLED="false",
                        LOOP__MIN_NEW_RECORDS="0", LOOP__TRAIN_EVERY="0s",
-                       TRAIN__CPUS_PER_WORKER="3", RAY__RESOURCE_WAIT="10m")
+                       TRAIN__CPUS_PER_WORKER="3", RAY__RESOURCE_WAIT="10m",
+                       LOOP__CRAWL_EVERY="1s")
     stop = threading.Event()
     conductor = Conductor(config)
     runner = threading.Thread(target=conductor.run, args=(stop,))
