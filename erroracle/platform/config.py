@@ -192,7 +192,7 @@ class TrainConfig(_Section):
     """One training round. The hyperparameters that Tune searches are marked in platform.yaml."""
 
     workers: int = Field(1, ge=1)
-    cpus_per_worker: int = Field(1, ge=1)
+    cpus_per_worker: int = Field(2, ge=1)
     use_gpu: bool = False
     # PACK keeps the workers on as few nodes as fit them; SPREAD puts one a node (a GPU cluster).
     placement_strategy: Literal["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"] = "PACK"

@@ -17,7 +17,7 @@ wait for resources by ``ray.resource_wait``, and a stop request ends the wait at
 Example:
     >>> plan = ResourcePlan.for_config(load_config(None, environ={}), machine_cpus=2)
     >>> plan.ray_cpus, plan.serve, plan.training
-    (3, 1.5, 1.0)
+    (4.0, 1.5, 2.0)
 """
 
 from __future__ import annotations

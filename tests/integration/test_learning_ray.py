@@ -19,7 +19,9 @@ from erroracle.platform.prepare import RecordPreparer
 from erroracle.platform.registry import Registry
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
-SMALL = {"batch_size": 8, "log_every": 2, "warmup_steps": 1}
+# One CPU a worker (the default is 2) so that the two-worker round fits this 2-CPU Ray; the
+# default resources are tested end to end in test_up_e2e.
+SMALL = {"batch_size": 8, "log_every": 2, "warmup_steps": 1, "cpus_per_worker": 1}
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +29,7 @@ def ray_local():
     import ray
     from ray.data import DataContext
 
-    # 2 CPUs, fewer than the plan's 3: nothing is served here, so a round has the machine to
+    # 2 CPUs, fewer than the plan's 4: nothing is served here, so a round has the machine to
     # itself; the default plan, Serve beside a round, has its own test (test_up_e2e).
     ray.init(num_cpus=2, log_to_driver=False, configure_logging=False)
     DataContext.get_current().enable_progress_bars = False

@@ -23,14 +23,15 @@ RAY = str(Path(sys.executable).with_name("ray"))
 
 @pytest.fixture
 def cluster() -> str:
-    """A head node and a second node, 3 CPUs each, joined with Ray's token authentication."""
+    """A head node and a second node, 4 CPUs each, joined with Ray's token authentication: room
+    for two model replicas and an ingress (2.5 CPUs) beside two training workers of 2 CPUs."""
     port = free_port()
     launcher = str(Path(sys.executable).with_name("erroracle-haproxy"))
     env = {**os.environ, "RAY_AUTH_MODE": "token", **SWITCHES,  # as on cluster.yaml's lines
            "RAY_SERVE_HAPROXY_BINARY_PATH": launcher,
            "RAY_SERVE_HAPROXY_STATS_PORT": str(free_port()),
            "RAY_SERVE_HAPROXY_METRICS_PORT": str(free_port())}
-    common = ["--node-ip-address", "127.0.0.1", "--num-cpus", "3", "--disable-usage-stats"]
+    common = ["--node-ip-address", "127.0.0.1", "--num-cpus", "4", "--disable-usage-stats"]
     try:
         subprocess.run([RAY, "start", "--head", "--port", str(port), *common], env=env,
                        check=True, capture_output=True, timeout=180)

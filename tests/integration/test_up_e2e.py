@@ -155,7 +155,7 @@ def test_up_serves_learns_by_itself_and_carries_on(cli_env: dict[str, str],
         up = Up(env, tmp_path / "up.log")
         try:
             up.wait_for("serving", 600)
-            assert "resources   3 CPUs on 2 cores" in up.output() or os.cpu_count() != 2
+            assert "resources   4 CPUs on 2 cores" in up.output() or os.cpu_count() != 2
             client = _ready(port)
             up.watch()
             first_version = _version(client)

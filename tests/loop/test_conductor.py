@@ -41,7 +41,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
     root = tmp_path_factory.mktemp("loop") / "lake"
     config = configure(root)
-    # 2 CPUs, fewer than the plan's 3: nothing is served here, so a round has the machine to
+    # 2 CPUs, fewer than the plan's 4: nothing is served here, so a round has the machine to
     # itself; the default plan, Serve beside a round, has its own test (test_up_e2e).
     ray.init(num_cpus=2, log_to_driver=False, configure_logging=False)
     with ParquetErrorStore(config.data_root, background=False) as store:

@@ -26,23 +26,23 @@ def _config(tmp_path, **overrides: str):
 def test_the_defaults_fit_any_machine_of_two_or_more_cores(tmp_path, cores: int) -> None:
     plan = ResourcePlan.for_config(_config(tmp_path), machine_cpus=cores)
     plan.check()
-    # one model replica (1 CPU) and one ingress replica (0.5) beside one training worker (1)
-    assert plan.serve == 1.5 and plan.training == 1.0
-    assert plan.ray_cpus == max(cores, 3) and plan.free >= 0.5
+    # one model replica (1 CPU) and one ingress replica (0.5) beside one training worker (2)
+    assert plan.serve == 1.5 and plan.training == 2.0
+    assert plan.ray_cpus == max(cores, 4) and plan.free >= 0.5
 
 
 def test_the_plan_is_printed_with_who_holds_what(tmp_path) -> None:
     line = ResourcePlan.for_config(_config(tmp_path), machine_cpus=2).describe()
-    assert line == ("3 CPUs on 2 cores: serve 1.5 (1 model × 1, 1 ingress × 0.5), training "
-                    "round 1 (its data tasks, then 1 worker × 1), free 0.5")
+    assert line == ("4 CPUs on 2 cores: serve 1.5 (1 model × 1, 1 ingress × 0.5), training "
+                    "round 2 (its data tasks, then 1 worker × 2), free 0.5")
 
 
 def test_a_plan_that_cannot_fit_names_the_keys_to_change(tmp_path) -> None:
-    pinned = _config(tmp_path, ray__num_cpus="2")
+    pinned = _config(tmp_path, ray__num_cpus="3")
     with pytest.raises(ConfigError) as err:
         ResourcePlan.for_config(pinned, machine_cpus=16).check()
     message = str(err.value)
-    assert "Serve 1.5 CPU + a training round 1 CPU > 2 CPU (ray.num_cpus)" in message
+    assert "Serve 1.5 CPU + a training round 2 CPU > 3 CPU (ray.num_cpus)" in message
     for key in ("serve.replicas", "serve.model_cpus", "train.workers", "train.cpus_per_worker",
                 "ray.num_cpus"):
         assert key in message
@@ -51,10 +51,10 @@ def test_a_plan_that_cannot_fit_names_the_keys_to_change(tmp_path) -> None:
 def test_a_joined_cluster_is_taken_as_it_is(tmp_path) -> None:
     config = _config(tmp_path, train__workers="4")
     plan = ResourcePlan.for_config(config, machine_cpus=2, cluster_cpus=32)
-    assert plan.ray_cpus == 32 and not plan.embedded and plan.free == 32 - 1.5 - 4
+    assert plan.ray_cpus == 32 and not plan.embedded and plan.free == 32 - 1.5 - 8
     plan.check()
     with pytest.raises(ConfigError, match="the cluster's CPUs"):
-        ResourcePlan.for_config(config, machine_cpus=2, cluster_cpus=4).check()
+        ResourcePlan.for_config(config, machine_cpus=2, cluster_cpus=8).check()
 
 
 def test_a_wait_for_cpus_returns_once_they_are_free() -> None:
