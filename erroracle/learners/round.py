@@ -72,7 +72,7 @@ def _fit(
     name = datetime.now(timezone.utc).strftime("round-%Y%m%dT%H%M%S%f")
     trainer = build_trainer(
         config, data, train_cfg, storage_path=runs_path(config), name=name, init_model=init,
-        fail_once_at_step=fail_once_at_step,
+        fail_once_at_step=fail_once_at_step, validate=False,
     )
     from ray.train import TrainingFailedError
 

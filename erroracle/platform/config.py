@@ -325,6 +325,7 @@ def _describe(exc: pydantic.ValidationError, source: str, origins: dict[str, str
         key = ".".join(str(part) for part in err["loc"])
         where = origins.get(key, source)
         message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        message = message.removeprefix("Value error, ")
         problems.append(f"{where}: key '{key}': {message}")
     return "; ".join(problems)
 

@@ -18,6 +18,7 @@ pytestmark = pytest.mark.ray
 def ray_local():
     import ray
 
+    # 2 CPUs: only Ray Data reads here (nothing is served or trained).
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()

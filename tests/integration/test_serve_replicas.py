@@ -12,6 +12,8 @@ pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def two_replicas(tmp_path_factory):
+    # Two model replicas of half a CPU: what this test is about (the swap across replicas); the
+    # default, one replica of 1 CPU, is served in test_serve_ray and test_up_e2e.
     with running_app(tmp_path_factory.mktemp("replicas") / "lake", {
         "replicas": 2, "model_cpus": 0.5, "reload_poll_seconds": 1.5, "batch_wait_ms": 2,
     }) as running:

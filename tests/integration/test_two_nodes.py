@@ -55,6 +55,7 @@ def test_up_places_training_and_serving_on_both_nodes(cluster: str, cli_env: dic
     port = free_port()
     env = {**cli_env, "RAY_AUTH_MODE": "token", "RAY_ADDRESS": cluster,
            "ERRORACLE_ADMIN_KEY": KEY, "ERRORACLE_SERVE__PORT": str(port),
+           # two replicas and two SPREAD workers: one of each on each node is the point here
            "ERRORACLE_SERVE__REPLICAS": "2",
            "ERRORACLE_SOURCES__STACKOVERFLOW__ENABLED": "false",
            "ERRORACLE_SOURCES__REDDIT__ENABLED": "false",

@@ -122,22 +122,30 @@ def test_up_from_a_wheel_restarts_after_sigkill_beside_another(
             assert time.monotonic() < deadline, before["lake"]
             time.sleep(1)
 
-        # SIGKILL of the whole process group: nothing of it survives, and it starts again.
+        # SIGKILL of the whole process group, then of `up` alone: nothing of it survives, and
+        # each time it serves again within 120 s with the lake and registry as they were.
         first.kill()
-        assert first.leftovers() == {}, "a killed up left processes behind"
-        started = time.monotonic()
-        again = Up(first_env, tmp_path / "again.log", command=wheel, args=("--no-loop",),
-                   cwd=elsewhere)
-        ups.append(again)
-        again.wait_for("serving", 120)
-        client = _ready(first_port)
-        assert time.monotonic() - started < 120
-        assert client.get("/healthz").json()["model_version"] == before["champion"]["version"]
-        client.close()
-        after = _status(first_env)
-        assert after["lake"]["total"] == before["lake"]["total"]
-        assert after["champion"] == before["champion"]
-        assert "bootstrapped" not in again.output()
+        assert first.leftovers() == {}, "a killed process group left processes behind"
+        for number in (1, 2):
+            started = time.monotonic()
+            again = Up(first_env, tmp_path / f"again{number}.log", command=wheel,
+                       args=("--no-loop",), cwd=elsewhere)
+            ups.append(again)
+            again.wait_for("serving", 120)
+            client = _ready(first_port)
+            assert time.monotonic() - started < 120
+            assert (client.get("/healthz").json()["model_version"]
+                    == before["champion"]["version"])
+            client.close()
+            after = _status(first_env)
+            assert after["lake"]["total"] == before["lake"]["total"]
+            assert after["champion"] == before["champion"]
+            assert "bootstrapped" not in again.output()
+            if number == 1:
+                again.watch()
+                again.process.kill()  # SIGKILL of `up` only
+                again.process.wait(60)
+                assert again.leftovers() == {}, "a killed up left processes behind"
 
         # A second Ctrl-C: one line, status 130, and still nothing left behind.
         again.watch()
