@@ -48,6 +48,7 @@ def main() -> None:
         result = run_round(config, store, registry, promote=False, overrides={
             "max_steps": args.steps, "checkpoint_every": args.steps,
             "batch_size": args.batch_size, "workers": 1, "cpus_per_worker": 2,
+            "max_epochs": 1000.0,  # exactly --steps steps, whatever the lake's size
         })
         store.close()
     ray.shutdown()

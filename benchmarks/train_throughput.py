@@ -62,7 +62,8 @@ def main() -> None:
     ray.init(num_cpus=2, log_to_driver=False, configure_logging=False)
     DataContext.get_current().enable_progress_bars = False
     results: dict = {"batch_size": args.batch_size, "runs": {}}
-    base = {"max_steps": args.steps, "checkpoint_every": args.steps, "batch_size": args.batch_size}
+    base = {"max_steps": args.steps, "checkpoint_every": args.steps, "batch_size": args.batch_size,
+            "max_epochs": 1000.0}  # exactly --steps steps, whatever the lake's size
     for lake in ("community", "app"):
         for workers, cpus in ((1, 2), (2, 1)):
             options = {**base, "workers": workers, "cpus_per_worker": cpus, "app": lake == "app"}
