@@ -162,7 +162,10 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             empty = False
             _maybe_fail(config, step, rank, world)
             with autocast:
-                solutions = _solution_embeddings(wrapped, batch)
+                # the unwrapped module: DDP broadcasts buffers at every forward, so a gradient-
+                # free pass through it, which only batches with solutions make, would leave the
+                # ranks' collectives out of step (gloo aborts with mismatched sizes)
+                solutions = _solution_embeddings(model, batch)
                 output = wrapped(batch["input_ids"], batch["attention_mask"])
                 loss, parts = total_loss(output, solutions, batch, weights)
             optimizer.zero_grad(set_to_none=True)
@@ -186,7 +189,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
                     "samples_per_s": window_samples * world / elapsed,
                     "lr": scheduler.get_last_lr()[0], "resumed_from_step": resumed_from,
                     **parts,
-                    **(_validate(wrapped, validation_shard, collate, device, weights)
+                    **(_validate(model, validation_shard, collate, device, weights)
                        if config["validate"] else {}),
                 }
                 with tempfile.TemporaryDirectory() as folder:
