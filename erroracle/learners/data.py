@@ -70,7 +70,8 @@ class TrainingData:
 
 def capped_ids(index: pa.Table, cap: int, seed: int) -> pa.Array:
     """The ids :func:`cap_group` leaves out, from ``id``, ``fingerprint`` and ``solution``
-    columns; only groups over the cap are looked at (a record without a fingerprint is its own)."""
+    columns; only groups over the cap are looked at (records without a fingerprint form one
+    group, as they did under the ``groupby`` this replaces)."""
     counts = index.group_by("fingerprint").aggregate([("id", "count")])
     crowded = counts.filter(pc.greater(counts["id_count"], cap))["fingerprint"]
     dropped: list[str] = []

@@ -224,8 +224,7 @@ def build_trainer(
         fail_once_at_step: test hook; the last worker exits once at this step.
         validate: measure the validation shard at every checkpoint (Tune ranks trials by it); a
             round leaves it out, since its candidate is evaluated on the whole held-out split
-            afterwards (on 10,000 records its three passes over 2,000 held-out examples took
-            26 s of 206).
+            afterwards (on 10,000 records, three passes over 2,000 held-out examples).
     """
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from erroracle.learners.examples import (
@@ -100,3 +101,19 @@ def test_examples_schema_and_solution_text():
     row = examples.to_pylist()[0]
     assert row["solution_text"] == "pip install x" and row["error_text"].startswith("ImportError")
     assert isinstance(examples, pa.Table)
+
+
+def test_capped_ids_leave_out_exactly_what_cap_group_leaves_out():
+    from erroracle.learners.data import capped_ids
+
+    rows = [{"id": f"r{n}", "fingerprint": f"fp{n % 3}", "solution": "fix" if n % 4 else None}
+            for n in range(40)]
+    index = pa.Table.from_pylist(rows)
+    dropped = set(capped_ids(index, cap=5, seed=7).to_pylist())
+    expected = set()
+    for group in ("fp0", "fp1", "fp2"):
+        members = index.filter(pc.equal(index["fingerprint"], group))
+        kept = set(cap_group(members, 5, seed=7)["id"].to_pylist())
+        expected |= set(members["id"].to_pylist()) - kept
+    assert dropped == expected and len(dropped) == 40 - 3 * 5
+    assert capped_ids(index, cap=100, seed=7).to_pylist() == []
