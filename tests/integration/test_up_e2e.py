@@ -87,7 +87,7 @@ class Up:
         while text not in self.output():
             assert self.process.poll() is None, f"up exited:\n{self.output()[-3000:]}"
             assert time.monotonic() < deadline, f"no {text!r} in:\n{self.output()[-3000:]}"
-            time.sleep(0.5)
+            time.sleep(0.1)
 
     def stop(self) -> int:
         self.process.send_signal(signal.SIGINT)

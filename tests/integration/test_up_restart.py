@@ -152,6 +152,7 @@ def test_up_from_a_wheel_restarts_after_sigkill_beside_another(
         # A second Ctrl-C: one line, status 130, and still nothing left behind.
         again.watch()
         again.process.send_signal(signal.SIGINT)
+        again.wait_for("stopping", 60)  # two signals sent at once arrive as one
         again.process.send_signal(signal.SIGINT)
         assert again.process.wait(120) == 130
         lines = [line for line in again.output().splitlines() if line.startswith("erroracle:")]
