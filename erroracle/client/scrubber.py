@@ -48,11 +48,21 @@ def _luhn_ok(digits: str) -> bool:
 _CARD_PREFIX = re.compile(r"^(?:4|5[1-5]|2[2-7]|3[47]|3[068]|6(?:011|5|4[4-9])|35)")
 
 
+# A digit run right after "name=" or "name:" is the value of that name: a card only when the name
+# says so ("cc=...", "card_number: ..."); "user_id=4539578763621486" is an identifier.
+_CARD_NAME = re.compile(r"(?i:card|cc|pan|credit)\w*[\"']?\s*[=:]\s*[\"']?$")
+_AFTER_NAME = re.compile(r"[=:]\s*[\"']?$")
+
+
 def _card(match: re.Match[str]) -> str:
+    """A card number stands alone, has an issuer prefix and passes the Luhn check."""
     digits = re.sub(r"[ -]", "", match.group(0))
-    if 13 <= len(digits) <= 19 and _CARD_PREFIX.match(digits) and _luhn_ok(digits):
-        return filtered("card_number")
-    return match.group(0)
+    if not (13 <= len(digits) <= 19 and _CARD_PREFIX.match(digits) and _luhn_ok(digits)):
+        return match.group(0)
+    before = match.string[max(0, match.start() - 40) : match.start()]
+    if _AFTER_NAME.search(before) and not _CARD_NAME.search(before):
+        return match.group(0)
+    return filtered("card_number")
 
 
 def _basic(match: re.Match[str]) -> str:
@@ -196,7 +206,13 @@ _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str], Gate]]
         filtered("email"),
         _contains("@"),
     ),
-    (re.compile(r"(?<![\d.-])(?:\d[ -]?){12,18}\d(?![\d.])"), _card, _digit_count_at_least(13)),
+    (
+        # Not after a word character, "." or "-" ("blk_5165786360127153975", "v1.4111...") and
+        # not followed by one: a digit run inside a longer token is an identifier.
+        re.compile(r"(?<![\w.-])(?:\d[ -]?){12,18}\d(?![\w-]|\.\w)"),
+        _card,
+        _digit_count_at_least(13),
+    ),
 ]
 
 _KEY_SUBSTRINGS = (

@@ -106,6 +106,9 @@ POSITIVES = [
     ("mc 2223003122003222", "card_number", "2223003122003222"),
     ("jcb 3530111333300000", "card_number", "3530111333300000"),
     ("diners 30569309025904", "card_number", "30569309025904"),
+    ("card_number: 4111111111111111", "card_number", "4111111111111111"),
+    ('{"pan": "4111111111111111"}', "card_number", "4111111111111111"),
+    ("charged (4111111111111111).", "card_number", "4111111111111111"),
 ]
 
 NEGATIVES = [
@@ -157,6 +160,26 @@ def test_secret_is_removed_and_marked(text, kind, secret):
     clean = scrub_text(text)
     assert secret not in clean
     assert f"[Filtered:{kind}]" in clean
+
+
+# Real identifiers whose digits alone have an issuer prefix and pass the Luhn check (the test
+# below proves it), so only where they stand keeps them from being taken for cards.
+IDENTIFIERS = [
+    ("Receiving block blk_5165786360127153975 src: /10.250.19.102:54106", "5165786360127153975"),
+    ("Deleting block blk_-5439682406172672049 file /mnt/hadoop/dfs", "5439682406172672049"),
+    ("lookup failed for user_id=4539578763621486", "4539578763621486"),
+    ('{"user_id": "u4539578763621486"}', "4539578763621486"),
+    ("snowflake id=4611686018427387918 not in shard", "4611686018427387918"),
+    ("order ORD-4111111111111111 not found", "4111111111111111"),
+    ("event at ts=4102444800007ms dropped", "4102444800007"),
+    ("span 4539578763621486abc expired", "4539578763621486"),
+]
+
+
+@pytest.mark.parametrize(("text", "digits"), IDENTIFIERS)
+def test_identifiers_are_never_taken_for_card_numbers(text, digits):
+    assert "card_number" in scrub_text(f"paid with {digits}")  # on its own it would be a card
+    assert scrub_text(text) == text
 
 
 @pytest.mark.parametrize("text", NEGATIVES)
