@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from erroracle._cli_context import Context, dumps, fail, preparer, start_ray
+from erroracle.cli_issues import issues
 from erroracle.cli_models import models, train, tune
 from erroracle.errors import ErroracleError
 
@@ -97,7 +98,7 @@ def _status(obj: Context, top: int, rounds: int = 0) -> dict[str, Any]:
         lake = {"total": sum(by_source.values()), "by_source": by_source,
                 "quarantined_files": store.quarantined_files(),
                 "replayed_on_open": store.replayed_records}
-        groups = store.groups(limit=top)
+        issues = store.issue_groups(limit=top)
     registry = Registry(config.data_root)
     champion = registry.champion()
     history = RoundHistory(config.data_root)
@@ -105,7 +106,7 @@ def _status(obj: Context, top: int, rounds: int = 0) -> dict[str, Any]:
     return {
         "data_root": config.data_root,
         "lake": lake,
-        "groups": groups,
+        "issues": issues,
         "champion": {"version": champion, "metrics": registry.info(champion).metrics}
         if champion else None,
         "rounds": history.rounds()[-rounds:] if rounds else [],
@@ -121,7 +122,7 @@ def _status(obj: Context, top: int, rounds: int = 0) -> dict[str, Any]:
               help="How many of the last rounds to show.")
 @click.pass_obj
 def status(obj: Context, as_json: bool, top: int, rounds: int) -> None:
-    """Lake counts by source, the top error groups, the champion, the last rounds and when the
+    """Lake counts by source, the top issues, the champion, the last rounds and when the
     next one is due."""
     report = _status(obj, top, rounds)
     if as_json:
@@ -134,14 +135,12 @@ def status(obj: Context, as_json: bool, top: int, rounds: int) -> None:
         click.echo(f"  {source:<14}{count:>12,}")
     if lake["quarantined_files"]:
         click.echo(f"quarantined {lake['quarantined_files']} damaged file(s)")
-    if report["groups"]:
-        click.echo("top groups")
-    for group in report["groups"]:
-        message = (group["message"] or "").replace("\n", " ")[:60]
-        click.echo(
-            f"  {group['count']:>8,}  {group['fingerprint'][:12]}  "
-            f"{group['error_type'] or '-'}: {message}"
-        )
+    if report["issues"]:
+        click.echo("top issues")
+    for issue in report["issues"]:
+        message = (issue["message"] or "").replace("\n", " ")[:56]
+        click.echo(f"  {issue['count']:>8,}  {issue['issue']}  {len(issue['fingerprints']):>3} fp  "
+                   f"{issue['error_type'] or '-'}: {message}")
     champion = report["champion"]
     if champion:
         shown = ", ".join(f"{k} {v:.3f}" for k, v in champion["metrics"].items()
@@ -222,22 +221,39 @@ def config_show(obj: Context) -> None:
     is_flag=True,
     help="Input is JSON records (message, error_type, stack_trace) rather than one message a line.",
 )
-def fingerprint_command(file, jsonl: bool) -> None:
-    """One JSON line out per input line: fingerprint, template, error_type."""
-    from erroracle.platform.prepare import describe_error
+@click.option(
+    "--issues",
+    is_flag=True,
+    help="Also group the whole input into issues, as ingest would into an empty lake (output "
+    "comes once the input has ended).",
+)
+@click.pass_obj
+def fingerprint_command(obj: Context, file, jsonl: bool, issues: bool) -> None:
+    """One JSON line out per input line: fingerprint, template, error_type (and issue)."""
+    from erroracle.platform.prepare import describe_error, describe_errors
 
-    stream = file or click.get_text_stream("stdin")
+    lines = (line.rstrip("\r\n") for line in file or click.get_text_stream("stdin"))
+    if issues:
+        described = describe_errors(lines, jsonl=jsonl, preparer=preparer(obj))
+    else:
+        described = (_or_error(describe_error, line, jsonl, preparer(obj)) for line in lines)
     bad = 0
-    for number, line in enumerate(stream, start=1):
-        text = line.rstrip("\r\n")
-        try:
-            click.echo(dumps(describe_error(text, jsonl=jsonl)))
-        except ErroracleError as exc:
+    for number, item in enumerate(described, start=1):
+        if isinstance(item, ErroracleError):
             bad += 1
-            click.echo(dumps({"line": number, "error": str(exc)}))
-            click.echo(f"erroracle: error: line {number}: {exc}", err=True)
+            click.echo(dumps({"line": number, "error": str(item)}))
+            click.echo(f"erroracle: error: line {number}: {item}", err=True)
+        else:
+            click.echo(dumps(item))
     if bad:
         sys.exit(1)
+
+
+def _or_error(describe: Any, line: str, jsonl: bool, prepare: Any) -> Any:
+    try:
+        return describe(line, jsonl=jsonl, preparer=prepare)
+    except ErroracleError as exc:
+        return exc
 
 
 def _stop_on_signal() -> threading.Event:
@@ -369,7 +385,7 @@ def up(obj: Context, address: str | None, host: str | None, port: int | None,
         ray.shutdown()
 
 
-for command in (train, tune, models):
+for command in (train, tune, models, issues):
     cli.add_command(command)
 
 

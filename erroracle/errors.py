@@ -6,6 +6,9 @@ aiohttp, github, prawcore, yaml, pydantic) are translated with ``raise ... from 
     ErroracleError
     ├── ConfigError            a config file, key or override is wrong
     ├── ValidationError        a record or argument is invalid (names the field)
+    │   ├── NotFoundError      the id it names does not exist (HTTP 404)
+    │   ├── ConflictError      it contradicts what is stored (HTTP 409)
+    │   └── UnprocessableError it names things that do not belong together (HTTP 422)
     ├── SourceError            a crawl source failed
     │   ├── RateLimited        the source asked us to wait (``retry_after`` seconds)
     │   ├── SourceUnavailable  network failure or 5xx after retries
@@ -22,15 +25,18 @@ from __future__ import annotations
 __all__ = [
     "CheckpointError",
     "ConfigError",
+    "ConflictError",
     "CorruptDataError",
     "ErroracleError",
     "ModelNotReady",
+    "NotFoundError",
     "RateLimited",
     "SourceAuthError",
     "SourceError",
     "SourceUnavailable",
     "StorageError",
     "TrainingError",
+    "UnprocessableError",
     "ValidationError",
 ]
 
@@ -54,6 +60,18 @@ class ValidationError(ErroracleError):
         super().__init__(f"{field}: {message}" if field else message)
         self.field = field
         self.reason = message
+
+
+class NotFoundError(ValidationError):
+    """The id a request names does not exist."""
+
+
+class ConflictError(ValidationError):
+    """The request contradicts what is stored (merging an issue into itself)."""
+
+
+class UnprocessableError(ValidationError):
+    """The request names things that do not belong together (a fingerprint not in the issue)."""
 
 
 class SourceError(ErroracleError):

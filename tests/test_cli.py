@@ -49,7 +49,7 @@ def test_status_json_counts_what_was_ingested(tmp_path, cli_env):
     assert run(cli_env, "ingest", "--source", "app", str(path)).returncode == 0
     report = json.loads(run(cli_env, "status", "--json").stdout)
     assert report["lake"]["total"] == 3 and report["lake"]["by_source"] == {"app": 3}
-    top = report["groups"][0]
+    top = report["issues"][0]
     assert top["count"] == 2 and top["error_type"] == "ValueError"
 
 
@@ -57,7 +57,8 @@ def test_delete_by_fingerprint(tmp_path, cli_env):
     path = tmp_path / "plain.log"
     path.write_text("ValueError: bad value 1\nValueError: bad value 2\nTimeoutError: slow\n")
     run(cli_env, "ingest", str(path))
-    fingerprint = json.loads(run(cli_env, "status", "--json").stdout)["groups"][0]["fingerprint"]
+    top = json.loads(run(cli_env, "status", "--json").stdout)["issues"][0]
+    fingerprint = top["fingerprints"][0]
     result = run(cli_env, "delete", "--fingerprint", fingerprint)
     assert result.returncode == 0 and "deleted 2" in result.stdout
     assert json.loads(run(cli_env, "status", "--json").stdout)["lake"]["total"] == 1

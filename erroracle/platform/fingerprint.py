@@ -18,7 +18,9 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["FINGERPRINT_VERSION", "fingerprint", "fingerprint_parts", "template"]
+__all__ = [
+    "FINGERPRINT_VERSION", "fingerprint", "fingerprint_parts", "record_template", "template",
+]
 
 #: Bumped whenever masking changes, so groups computed by different versions never mix.
 FINGERPRINT_VERSION = "1"
@@ -158,11 +160,21 @@ def fingerprint_parts(
     return digest, masked
 
 
+def _getter(record: Mapping[str, Any] | Any) -> Any:
+    return record.get if isinstance(record, Mapping) else lambda name: getattr(record, name, None)
+
+
+def record_template(record: Mapping[str, Any] | Any) -> str:
+    """The template that :func:`fingerprint` hashes for this record."""
+    get = _getter(record)
+    return template(get("message") or get("title") or "")
+
+
 def fingerprint(record: Mapping[str, Any] | Any) -> str:
     """The group key of a record (a mapping or an object with ``message``, ``error_type``,
     ``frames``). A record without a message (a forum question whose error was not extracted) is
     grouped by its ``title``, so that unrelated questions do not all fall into one group."""
-    get = record.get if isinstance(record, Mapping) else lambda name: getattr(record, name, None)
+    get = _getter(record)
     frames = [
         frame if isinstance(frame, Mapping) else frame.model_dump()
         for frame in (get("frames") or [])

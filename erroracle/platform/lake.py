@@ -6,6 +6,7 @@ Layout under ``data_root``::
     deletes/<time>-<uuid>.json     tombstones (right to delete)
     quarantine/                    damaged logs and Parquet files, moved aside at start
     wal/                           write-ahead log segments (local disk only)
+    issues/log.jsonl               the issue layer's log (see erroracle.platform.issue_book)
 
 ``append`` writes the batch to this writer's log segment and fsyncs it before returning. A flusher
 (a background thread, or inline when ``background=False``) seals the segment, writes its records as
@@ -40,11 +41,14 @@ from erroracle.errors import StorageError, ValidationError
 from erroracle.platform import wal
 from erroracle.platform.atomic import put_file
 from erroracle.platform.config import Config
+from erroracle.platform.fingerprint import record_template
+from erroracle.platform.issue_book import IssueBook
 from erroracle.platform.records import ARROW_SCHEMA, ErrorRecord, records_to_table
 from erroracle.platform.store import (
     AppendResult,
     ErrorStore,
     Tombstones,
+    assign_issues,
     filter_time,
     validate_batch,
 )
@@ -90,6 +94,7 @@ class ParquetErrorStore(ErrorStore):
         self._deletes = f"{self._root}/deletes"
         self._quarantine = f"{self._root}/quarantine"
         self._wal_dir = Path(wal_dir).expanduser() if wal_dir else self._default_wal_dir()
+        self.issues = IssueBook(self._issues_dir())
         self._flush_records = flush_records
         self._flush_seconds = flush_seconds
         self._writer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -123,6 +128,11 @@ class ParquetErrorStore(ErrorStore):
         digest = uuid.uuid5(uuid.NAMESPACE_URL, self.data_root).hex[:12]
         return Path.home() / ".erroracle" / f"wal-{digest}"
 
+    def _issues_dir(self) -> Path:
+        """The issue log sits in the lake on local disk; an object store cannot append, so there
+        it sits beside this node's write-ahead log."""
+        return Path(self._root) / "issues" if self._local else self._wal_dir / "issues"
+
     def _open(self) -> None:
         for folder in (self._events, self._deletes):
             self._fs.create_dir(folder, recursive=True)
@@ -131,6 +141,17 @@ class ParquetErrorStore(ErrorStore):
         self._refresh_index()
         self._replay_orphans()
         self._segment = self._new_segment()
+        self._backfill_issues()
+
+    def _backfill_issues(self) -> None:
+        """A lake written before issues existed gets them once, oldest records first."""
+        if len(self.issues) or not self._indexed_files:
+            return
+        table = self.read_table(columns=["fingerprint", "message", "title", "error_type",
+                                         "received_at"])
+        rows = table.sort_by("received_at").to_pylist()
+        self.issues.observe([(row["fingerprint"], record_template(row), row["error_type"])
+                             for row in rows if row["fingerprint"]])
 
     def _new_segment(self) -> wal.Segment:
         self._file_seq += 1
@@ -197,6 +218,7 @@ class ParquetErrorStore(ErrorStore):
 
     def append(self, records: Iterable[Mapping[str, Any] | ErrorRecord]) -> AppendResult:
         batch = validate_batch(records)
+        issues = assign_issues(self.issues, batch)
         flush_now = False
         with self._lock:
             fresh, duplicates = [], 0
@@ -223,7 +245,7 @@ class ParquetErrorStore(ErrorStore):
                 self.flush()
             else:
                 self._wake.set()
-        return AppendResult(ids=[r.id for r in fresh], duplicates=duplicates)
+        return AppendResult(ids=[r.id for r in fresh], duplicates=duplicates, issues=issues)
 
     def _seal(self) -> None:
         with self._lock:

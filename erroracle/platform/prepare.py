@@ -3,16 +3,18 @@ path (HTTP, the ``ingest`` command, crawlers) so a record is treated the same wh
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from erroracle.client.scrubber import Scrubber
 from erroracle.errors import ValidationError
-from erroracle.platform.fingerprint import fingerprint, fingerprint_parts
+from erroracle.platform.fingerprint import fingerprint, record_template
+from erroracle.platform.issue_book import IssueBook
 from erroracle.platform.records import ErrorRecord, parse_json_object, parse_record
+from erroracle.platform.store import assign_issues
 from erroracle.platform.traces import parse_trace
 
-__all__ = ["RecordPreparer", "describe_error"]
+__all__ = ["RecordPreparer", "describe_error", "describe_errors"]
 
 _TEXT_FIELDS = ("message", "stack_trace", "title", "body", "solution", "url", "source_id")
 
@@ -60,12 +62,7 @@ class RecordPreparer:
         return record
 
 
-def describe_error(line: str, *, jsonl: bool = False, preparer: RecordPreparer | None = None):
-    """Fingerprint, template and error type of one input line, exactly as ingest would store it.
-
-    Raises:
-        ValidationError: when ``jsonl`` is set and the line is not a JSON object of the schema.
-    """
+def _prepared(line: str, jsonl: bool, preparer: RecordPreparer) -> ErrorRecord:
     if jsonl:
         data = parse_json_object(line)
         unknown = sorted(set(data) - {"message", "error_type", "stack_trace"})
@@ -73,7 +70,54 @@ def describe_error(line: str, *, jsonl: bool = False, preparer: RecordPreparer |
             raise ValidationError("unknown field", field=unknown[0])
     else:
         data = {"message": line}
-    record = (preparer or RecordPreparer())(data)
-    frames = [frame.model_dump() for frame in record.frames]
-    digest, masked = fingerprint_parts(record.message, record.error_type, frames)
-    return {"fingerprint": digest, "template": masked, "error_type": record.error_type}
+    return preparer(data)
+
+
+def _description(record: ErrorRecord) -> dict[str, Any]:
+    return {"fingerprint": record.fingerprint, "template": record_template(record),
+            "error_type": record.error_type}
+
+
+def describe_error(line: str, *, jsonl: bool = False, preparer: RecordPreparer | None = None):
+    """Fingerprint, template and error type of one input line, exactly as ingest would store it.
+
+    Raises:
+        ValidationError: when ``jsonl`` is set and the line is not a JSON object of the schema.
+    """
+    return _description(_prepared(line, jsonl, preparer or RecordPreparer()))
+
+
+def describe_errors(
+    lines: Iterable[str],
+    *,
+    jsonl: bool = False,
+    preparer: RecordPreparer | None = None,
+    batch: int = 1_000,
+) -> Iterator[dict[str, Any] | ValidationError]:
+    """Each line described as :func:`describe_error` does, plus its ``issue``: the whole input
+    grouped exactly as ingest groups it into an empty lake (``batch`` lines to an append; 1 is
+    ingest one event at a time). A line that is not valid comes out as its ValidationError.
+
+    Issues are final only once every line is in (a later line can show that a word is a variable
+    and merge two issues), so everything is yielded after the last line.
+    """
+    preparer = preparer or RecordPreparer()
+    book = IssueBook(None)
+    described: list[dict[str, Any] | ValidationError] = []
+    pending: list[ErrorRecord] = []
+    for line in lines:
+        try:
+            record = _prepared(line, jsonl, preparer)
+        except ValidationError as exc:
+            described.append(exc)
+            continue
+        pending.append(record)
+        described.append(_description(record))
+        if len(pending) >= batch:
+            assign_issues(book, pending)
+            pending.clear()
+    assign_issues(book, pending)
+    for item in described:
+        if isinstance(item, dict):
+            item["issue"] = book.issue_of(item["fingerprint"])
+        yield item

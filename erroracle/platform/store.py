@@ -18,17 +18,29 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from erroracle.errors import ValidationError
+from erroracle.platform.fingerprint import record_template
+from erroracle.platform.issue_book import IssueBook, Observation
 from erroracle.platform.records import ARROW_SCHEMA, ErrorRecord, parse_record, records_to_table
 
-__all__ = ["AppendResult", "ErrorStore", "InMemoryErrorStore", "Tombstones", "group_table"]
+__all__ = [
+    "AppendResult",
+    "ErrorStore",
+    "InMemoryErrorStore",
+    "Tombstones",
+    "assign_issues",
+    "group_issues",
+    "group_table",
+]
 
 
 @dataclass(frozen=True)
 class AppendResult:
-    """What one ``append`` did: the ids newly stored and how many were already there."""
+    """What one ``append`` did: the ids newly stored, how many were already there, and the
+    issue of each fingerprint in the batch (stored or not)."""
 
     ids: list[str]
     duplicates: int
+    issues: dict[str, str] = field(default_factory=dict)
 
     @property
     def accepted(self) -> int:
@@ -111,12 +123,48 @@ def group_table(table: pa.Table) -> list[dict[str, Any]]:
     ]
 
 
+def group_issues(groups: list[dict[str, Any]], book: IssueBook) -> list[dict[str, Any]]:
+    """Fingerprint groups (most frequent first) folded into their issues. A fingerprint the
+    book has not seen (a record stored by a writer that crashed before its issue was logged)
+    stands for itself."""
+    issues: dict[str, dict[str, Any]] = {}
+    for group in groups:
+        issue_id = book.issue_of(group["fingerprint"]) or group["fingerprint"]
+        issue = issues.get(issue_id)
+        if issue is None:
+            issues[issue_id] = {"issue": issue_id, **group, "fingerprints": [group["fingerprint"]]}
+            del issues[issue_id]["fingerprint"]
+            continue
+        issue["count"] += group["count"]
+        issue["first_seen"] = min(issue["first_seen"], group["first_seen"])
+        issue["last_seen"] = max(issue["last_seen"], group["last_seen"])
+        issue["fingerprints"].append(group["fingerprint"])
+    return sorted(issues.values(), key=lambda issue: (-issue["count"], issue["issue"]))
+
+
 def _by_source(row: dict[str, Any]) -> str:
     return row["source"]
 
 
+def assign_issues(book: IssueBook, records: Sequence[ErrorRecord]) -> dict[str, str]:
+    """The issue of each fingerprint in ``records``; new fingerprints go into the book first
+    (their templates are computed only then: most batches hold known fingerprints only)."""
+    unknown: list[Observation] = [
+        (r.fingerprint, record_template(r), r.error_type)
+        for r in records if r.fingerprint and book.issue_of(r.fingerprint) is None
+    ]
+    if unknown:
+        book.observe(unknown)
+    return {r.fingerprint: book.issue_of(r.fingerprint) or "" for r in records if r.fingerprint}
+
+
 class ErrorStore(abc.ABC):
-    """The error lake: durable appends, idempotent by id, reads that honour deletions."""
+    """The error lake: durable appends, idempotent by id, reads that honour deletions.
+
+    ``issues`` is the lake's issue layer; every append puts new fingerprints into it first.
+    """
+
+    issues: IssueBook
 
     @abc.abstractmethod
     def append(self, records: Iterable[Mapping[str, Any] | ErrorRecord]) -> AppendResult:
@@ -162,6 +210,36 @@ class ErrorStore(abc.ABC):
         groups = group_table(table)
         return groups if limit is None else groups[:limit]
 
+    def issue_groups(
+        self, limit: int | None = None, *, sources: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Issues with their size, first and last seen and fingerprints, most frequent first."""
+        self.issues.refresh()
+        table = self.read_table(
+            sources=sources, columns=["id", "fingerprint", "received_at", "error_type", "message"]
+        )
+        issues = group_issues(group_table(table), self.issues)
+        return issues if limit is None else issues[:limit]
+
+    def issue(self, issue: str) -> dict[str, Any]:
+        """One issue: its counts, fingerprints and the corrections made to it. An id that was
+        merged into another answers with that one (``merged_from`` says so).
+
+        Raises:
+            NotFoundError: for an id never given out.
+        """
+        book = self.issues
+        book.refresh()
+        current = book.resolve(issue)
+        found = [group for group in self.issue_groups() if group["issue"] == current]
+        summary = found[0] if found else {"count": 0, "fingerprints": []}
+        return {
+            **summary, "issue": current, "merged_from": issue if issue != current else None,
+            "fingerprints": sorted(set(book.fingerprints(current)) | set(summary["fingerprints"])),
+            "history": [entry for entry in book.history
+                        if current in (entry.get("into"), entry.get("from"), entry.get("issue"))],
+        }
+
     def __enter__(self) -> ErrorStore:
         return self
 
@@ -173,12 +251,14 @@ class InMemoryErrorStore(ErrorStore):
     """A store held in memory: the same contract, no durability. For tests and tools."""
 
     def __init__(self) -> None:
+        self.issues = IssueBook(None)
         self._rows: dict[str, dict[str, Any]] = {}
         self._seen: set[str] = set()
         self._lock = threading.Lock()
 
     def append(self, records: Iterable[Mapping[str, Any] | ErrorRecord]) -> AppendResult:
         batch = validate_batch(records)
+        issues = assign_issues(self.issues, batch)
         ids, duplicates = [], 0
         with self._lock:
             for record in batch:
@@ -188,7 +268,7 @@ class InMemoryErrorStore(ErrorStore):
                 self._seen.add(record.id)
                 self._rows[record.id] = record.to_row()
                 ids.append(record.id)
-        return AppendResult(ids=ids, duplicates=duplicates)
+        return AppendResult(ids=ids, duplicates=duplicates, issues=issues)
 
     def read_table(self, *, sources=None, since=None, until=None, columns=None) -> pa.Table:
         with self._lock:

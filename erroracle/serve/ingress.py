@@ -10,19 +10,15 @@ import asyncio
 import logging
 import secrets
 import time
-import uuid
 from collections import OrderedDict
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from ray import serve
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from erroracle import __version__
 from erroracle.errors import ErroracleError, ModelNotReady, StorageError, ValidationError
 from erroracle.learners.examples import error_text
 from erroracle.platform.config import Config
@@ -30,11 +26,14 @@ from erroracle.platform.feedback import feedback_record
 from erroracle.platform.lake import open_store
 from erroracle.platform.prepare import RecordPreparer
 from erroracle.platform.registry import Registry, version_number
+from erroracle.platform.store import group_issues
 from erroracle.platform.taxonomy import Taxonomy
 from erroracle.serve import sentry
+from erroracle.serve.api import LEARNING, api, bearer, error_response, unexpected_response
 from erroracle.serve.auth import ApiKey, RateLimiter, load_keyring
 from erroracle.serve.body import check_depth, inflate, parse_json, read_limited
 from erroracle.serve.cache import PredictionCache
+from erroracle.serve.issue_routes import IssueRoutes
 from erroracle.serve.metrics import Metrics
 from erroracle.serve.problems import ApiError
 from erroracle.serve.schemas import (
@@ -50,62 +49,9 @@ __all__ = ["Ingress", "api"]
 
 log = logging.getLogger("erroracle.serve.ingress")
 
-LEARNING = "/api/v1/learning"
 _RECENT_PREDICTIONS = 50_000
 _STATS_TTL = 10.0
 _VERSION_POLL = 1.0
-
-api = FastAPI(
-    title="erroracle",
-    version=__version__,
-    description="Learns from software errors: report errors, predict their category, severity "
-    "and novelty, suggest fixes, and take feedback. Authenticate with `Authorization: Bearer "
-    "<key>`.",
-)
-
-
-def _error_response(error: ApiError) -> JSONResponse:
-    return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
-
-
-@api.exception_handler(ApiError)
-async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-    return _error_response(exc)
-
-
-@api.exception_handler(RequestValidationError)
-async def _request_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-    first = exc.errors()[0]
-    field = ".".join(str(part) for part in first["loc"][1:]) or None
-    return _error_response(ApiError(422, "validation_error", first["msg"], field=field))
-
-
-@api.exception_handler(StarletteHTTPException)
-async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    message = "no such route" if exc.status_code == 404 else str(exc.detail)
-    return _error_response(ApiError(exc.status_code, code, message))
-
-
-@api.exception_handler(Exception)
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    return _unexpected_response(f"{request.method} {request.url.path}", exc)
-
-
-def _unexpected_response(where: str, exc: Exception) -> JSONResponse:
-    """A 500 that names an incident id and nothing else; the trace goes to the server log."""
-    incident = uuid.uuid4().hex[:12]
-    log.error("unexpected error in %s (incident %s)", where, incident, exc_info=exc)
-    return _error_response(ApiError(
-        500, "internal", f"internal error; the server log has the details (incident {incident})"
-    ))
-
-
-def _bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-
 
 def _prediction_id(fingerprint: str) -> str:
     """An id that carries the fingerprint, so feedback finds the group on any replica."""
@@ -121,7 +67,7 @@ def _fingerprint_of(prediction_id: str) -> str:
 
 @serve.deployment(name="ingress")
 @serve.ingress(api)
-class Ingress:
+class Ingress(IssueRoutes):
     """The ingress deployment. Decorated here, where ``api`` lives, so that every replica that
     imports this module gets the routes bound to the class."""
 
@@ -228,9 +174,9 @@ class Ingress:
             response = await handler(*args)
         except ApiError as exc:
             self.metrics.rejected.labels(exc.code).inc()
-            response = _error_response(exc)
+            response = error_response(exc)
         except Exception as exc:  # noqa: BLE001 - answered as a plain 500, logged with its trace
-            response = _unexpected_response(route, exc)
+            response = unexpected_response(route, exc)
         self.metrics.requests.labels(route, str(response.status_code)).inc()
         self.metrics.latency.labels(route).observe(time.perf_counter() - started)
         return response
@@ -243,7 +189,7 @@ class Ingress:
         return await self._timed("errors", self._report_errors, request)
 
     async def _report_errors(self, request: Request) -> Response:
-        self._authorize(_bearer(request), "ingest")
+        self._authorize(bearer(request), "ingest")
         body = validated(ReportRequest, await self._json(request))
         if len(body.errors) > self.limits.max_batch_records:
             raise ApiError(413, "batch_too_large", f"{len(body.errors):,} errors in one request; "
@@ -255,6 +201,7 @@ class Ingress:
             self.metrics.count_client_drops(body.client.dropped)
         return JSONResponse(status_code=202, content={
             "accepted": result.accepted, "ids": [record.id for record in records],
+            "issues": [result.issues.get(record.fingerprint) for record in records],
             "duplicates": result.duplicates,
         })
 
@@ -264,7 +211,7 @@ class Ingress:
         return await self._timed("predict", self._predict, request)
 
     async def _predict(self, request: Request) -> Response:
-        self._authorize(_bearer(request), "read")
+        self._authorize(bearer(request), "read")
         body = validated(PredictRequest, await self._json(request))
         record = self._prepared({"message": body.error_message, "error_type": body.error_type,
                                  "stack_trace": body.stack_trace}, "error_message")
@@ -281,8 +228,10 @@ class Ingress:
         prediction_id = _prediction_id(record.fingerprint)
         self._remember(prediction_id, record)
         self.metrics.predictions.labels(answer["category"]["label"]).inc()
+        self.store.issues.refresh()
         return JSONResponse({
             "prediction_id": prediction_id, "fingerprint": record.fingerprint,
+            "issue": self.store.issues.issue_of(record.fingerprint),
             "error_type": record.error_type, **answer,
         })
 
@@ -298,7 +247,7 @@ class Ingress:
         return await self._timed("suggest-fix", self._suggest_fix, request)
 
     async def _suggest_fix(self, request: Request) -> Response:
-        self._authorize(_bearer(request), "read")
+        self._authorize(bearer(request), "read")
         query = dict(request.query_params)
         if "top_k" in query:
             try:
@@ -331,7 +280,7 @@ class Ingress:
             "fingerprint": _fingerprint_of(body.prediction_id)}
 
     async def _feedback(self, request: Request) -> Response:
-        self._authorize(_bearer(request), "feedback")
+        self._authorize(bearer(request), "feedback")
         body = validated(FeedbackRequest, await self._json(request))
         for name, allowed in (("correct_category", self.taxonomy.categories),
                               ("correct_severity", self.taxonomy.severities)):
@@ -356,12 +305,15 @@ class Ingress:
 
     def _compute_stats(self) -> dict[str, Any]:
         feedback = self.store.read_table(sources=["feedback"], columns=["score"])
+        groups = self.store.groups()
+        self.store.issues.refresh()
         scores = feedback["score"].to_pylist()
         champion = self.registry.champion()
         versions = self.registry.versions()
         return {
             "lake": {"by_source": self.store.counts_by_source(), "pending": self.store.pending},
-            "top_groups": self.store.groups(limit=10),
+            "top_groups": groups[:10],
+            "top_issues": group_issues(groups, self.store.issues)[:10],
             "model": {"champion": champion,
                       "metrics": self.registry.info(champion).metrics if champion else None},
             "rounds": [
@@ -374,7 +326,7 @@ class Ingress:
         }
 
     async def _stats_route(self, request: Request) -> Response:
-        self._authorize(_bearer(request), "read")
+        self._authorize(bearer(request), "read")
         if self._stats is None or time.monotonic() - self._stats[0] > _STATS_TTL:
             self._stats = (time.monotonic(), await run_in_threadpool(self._compute_stats))
         serving = await self.model.info.remote()
@@ -420,7 +372,7 @@ class Ingress:
 
     @api.get("/metrics", tags=["operations"], summary="Prometheus metrics (scope: read)")
     async def prometheus(self, request: Request) -> Response:
-        self._authorize(_bearer(request), "read")
+        self._authorize(bearer(request), "read")
         return Response(self.metrics.render(), media_type="text/plain; version=0.0.4")
 
     def __del__(self) -> None:

@@ -17,8 +17,8 @@ from erroracle.platform.records import FIELD_LIMITS, MAX_ID_LENGTH, validation_e
 from erroracle.serve.problems import ApiError
 
 __all__ = [
-    "ClientReport", "FeedbackRequest", "PredictRequest", "ReportRequest", "SuggestRequest",
-    "report_item", "validated",
+    "ClientReport", "FeedbackRequest", "MergeRequest", "PredictRequest", "ReportRequest",
+    "SplitRequest", "SuggestRequest", "report_item", "validated",
 ]
 
 _ALIASES = {"error_message": "message", "error_id": "id"}
@@ -27,6 +27,18 @@ _SERVER_FIELDS = ("received_at", "truncated")
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class MergeRequest(_Strict):
+    """Merge the issue named here into the issue of the path."""
+
+    issue: str = Field(min_length=1, max_length=64)
+
+
+class SplitRequest(_Strict):
+    """Move this fingerprint out of the issue of the path into an issue of its own."""
+
+    fingerprint: str = Field(min_length=1, max_length=FIELD_LIMITS["fingerprint"])
 
 
 class PredictRequest(_Strict):

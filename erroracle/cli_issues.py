@@ -1,0 +1,76 @@
+"""The issue commands: ``issues list | show | merge | split``.
+
+They read and write the lake's issue log directly, so they work with or without ``up`` running;
+a running server sees a correction at its next read.
+"""
+
+from __future__ import annotations
+
+import getpass
+
+import click
+
+from erroracle._cli_context import Context, dumps
+
+__all__ = ["issues"]
+
+
+def _who() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no user name in a bare container
+        return "cli"
+
+
+@click.group()
+def issues() -> None:
+    """List issues, show one, and merge or split them."""
+
+
+@issues.command("list")
+@click.option("--top", default=20, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--source", "sources", multiple=True, help="Only records of this source.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def list_issues(obj: Context, top: int, sources: tuple[str, ...], as_json: bool) -> None:
+    """The most frequent issues."""
+    with obj.store(background=False) as store:
+        found = store.issue_groups(top, sources=list(sources) or None)
+    if as_json:
+        click.echo(dumps({"issues": found}))
+        return
+    for issue in found:
+        message = (issue["message"] or "").replace("\n", " ")[:60]
+        click.echo(f"{issue['count']:>8,}  {issue['issue']}  {len(issue['fingerprints']):>3} fp  "
+                   f"{issue['error_type'] or '-'}: {message}")
+
+
+@issues.command("show")
+@click.argument("issue")
+@click.pass_obj
+def show_issue(obj: Context, issue: str) -> None:
+    """One issue as JSON: its fingerprints, counts and corrections."""
+    with obj.store(background=False) as store:
+        click.echo(dumps(store.issue(issue)))
+
+
+@issues.command("merge")
+@click.argument("into")
+@click.argument("other")
+@click.pass_obj
+def merge_issues(obj: Context, into: str, other: str) -> None:
+    """Merge issue OTHER into issue INTO; OTHER's id then leads to INTO."""
+    with obj.store(background=False) as store:
+        entry = store.issues.merge(into, other, by=_who())
+    click.echo(f"merged {entry['from']} into {entry['into']}")
+
+
+@issues.command("split")
+@click.argument("issue")
+@click.option("--fingerprint", required=True, help="The fingerprint to move out.")
+@click.pass_obj
+def split_issue(obj: Context, issue: str, fingerprint: str) -> None:
+    """Move one fingerprint out of ISSUE into an issue of its own, never merged back by itself."""
+    with obj.store(background=False) as store:
+        entry = store.issues.split(issue, fingerprint, by=_who())
+    click.echo(f"split {fingerprint} out of {entry['issue']} into {entry['new_issue']}")

@@ -1,0 +1,89 @@
+"""Issue routes: list and read issues, and let people merge and split them (admin scope).
+
+A mixin of the ingress deployment: it uses the ingress's ``store``, ``_timed``,
+``_authorize`` and ``_json``. A merge or split is one line in the lake's issue log, so every
+replica (and every later regrouping) sees it at its next read.
+"""
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from erroracle.errors import ConflictError, NotFoundError, UnprocessableError
+from erroracle.serve.api import api, bearer
+from erroracle.serve.problems import ApiError
+from erroracle.serve.schemas import MergeRequest, SplitRequest, validated
+
+__all__ = ["ISSUES", "IssueRoutes"]
+
+ISSUES = "/api/v1/issues"
+_STATUS = {NotFoundError: (404, "not_found"), ConflictError: (409, "conflict"),
+           UnprocessableError: (422, "validation_error")}
+
+
+def _refused(exc: NotFoundError | ConflictError | UnprocessableError) -> ApiError:
+    status, code = _STATUS[type(exc)]
+    return ApiError(status, code, exc.reason, field=exc.field)
+
+
+class IssueRoutes:
+    """The ``/api/v1/issues`` routes."""
+
+    store: Any
+
+    def _call(self, work: Any, *args: Any) -> Any:
+        try:
+            return work(*args)
+        except (NotFoundError, ConflictError, UnprocessableError) as exc:
+            raise _refused(exc) from None
+
+    @api.get(ISSUES, tags=["issues"], summary="Issues, most frequent first")
+    async def list_issues(self, request: Request) -> Response:
+        return await self._timed("issues", self._list_issues, request)
+
+    async def _list_issues(self, request: Request) -> Response:
+        self._authorize(bearer(request), "read")
+        limit = request.query_params.get("limit", "50")
+        if not limit.isdigit() or not 1 <= int(limit) <= 1000:
+            raise ApiError(422, "validation_error", "must be an integer from 1 to 1000",
+                           field="limit")
+        sources = request.query_params.getlist("source") or None
+        issues = await run_in_threadpool(self.store.issue_groups, int(limit), sources=sources)
+        return JSONResponse(jsonable_encoder({"issues": issues}))
+
+    @api.get(ISSUES + "/{issue}", tags=["issues"],
+             summary="One issue: its fingerprints, counts and the corrections made to it")
+    async def read_issue(self, issue: str, request: Request) -> Response:
+        return await self._timed("issue", self._read_issue, issue, request)
+
+    async def _read_issue(self, issue: str, request: Request) -> Response:
+        self._authorize(bearer(request), "read")
+        found = await run_in_threadpool(self._call, self.store.issue, issue)
+        return JSONResponse(jsonable_encoder(found))
+
+    @api.post(ISSUES + "/{issue}/merge", tags=["issues"],
+              summary="Merge another issue into this one (admin)")
+    async def merge_issue(self, issue: str, request: Request) -> Response:
+        return await self._timed("issue-merge", self._merge, issue, request)
+
+    async def _merge(self, issue: str, request: Request) -> Response:
+        key = self._authorize(bearer(request), "admin")
+        body = validated(MergeRequest, await self._json(request))
+        entry = await run_in_threadpool(
+            self._call, lambda: self.store.issues.merge(issue, body.issue, by=key.name))
+        return JSONResponse(entry)
+
+    @api.post(ISSUES + "/{issue}/split", tags=["issues"],
+              summary="Move one fingerprint out of this issue into an issue of its own (admin)")
+    async def split_issue(self, issue: str, request: Request) -> Response:
+        return await self._timed("issue-split", self._split, issue, request)
+
+    async def _split(self, issue: str, request: Request) -> Response:
+        key = self._authorize(bearer(request), "admin")
+        body = validated(SplitRequest, await self._json(request))
+        entry = await run_in_threadpool(
+            self._call, lambda: self.store.issues.split(issue, body.fingerprint, by=key.name))
+        return JSONResponse(entry)
