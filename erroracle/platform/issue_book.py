@@ -104,6 +104,11 @@ class IssueBook:
         """The issue of a fingerprint, or None when it was never seen."""
         return None if fingerprint is None else self._grouper.issue_of(fingerprint)
 
+    def peek(self, fingerprint: str, template: str, error_type: str | None) -> str | None:
+        """The issue a record has, or would join if it were stored now."""
+        self.refresh()
+        return self._grouper.peek(fingerprint, template, error_type)
+
     def issues_of(self, fingerprints: Iterable[str | None]) -> list[str | None]:
         return [self.issue_of(fp) for fp in fingerprints]
 

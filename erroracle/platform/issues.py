@@ -130,6 +130,10 @@ class IssueGrouper:
         issue = self._issue_of.get(fingerprint)
         return None if issue is None else self.resolve(issue)
 
+    def peek(self, fingerprint: str, template: str, error_type: str | None = None) -> str | None:
+        """The issue this fingerprint has or would join, without assigning it (for predict)."""
+        return self.issue_of(fingerprint) or self._matching(error_type or "", shape(template))
+
     def assign(self, fingerprint: str, template: str, error_type: str | None = None) -> Assignment:
         """The issue of this fingerprint: its earlier one, a matching one, or a new one."""
         known = self.issue_of(fingerprint)

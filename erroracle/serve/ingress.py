@@ -23,6 +23,7 @@ from erroracle.errors import ErroracleError, ModelNotReady, StorageError, Valida
 from erroracle.learners.examples import error_text
 from erroracle.platform.config import Config
 from erroracle.platform.feedback import feedback_record
+from erroracle.platform.fingerprint import record_template
 from erroracle.platform.lake import open_store
 from erroracle.platform.prepare import RecordPreparer
 from erroracle.platform.registry import Registry, version_number
@@ -228,10 +229,10 @@ class Ingress(IssueRoutes):
         prediction_id = _prediction_id(record.fingerprint)
         self._remember(prediction_id, record)
         self.metrics.predictions.labels(answer["category"]["label"]).inc()
-        self.store.issues.refresh()
+        issue = self.store.issues.peek(record.fingerprint, record_template(record),
+                                       record.error_type)
         return JSONResponse({
-            "prediction_id": prediction_id, "fingerprint": record.fingerprint,
-            "issue": self.store.issues.issue_of(record.fingerprint),
+            "prediction_id": prediction_id, "fingerprint": record.fingerprint, "issue": issue,
             "error_type": record.error_type, **answer,
         })
 

@@ -79,7 +79,9 @@ def test_report_predict_suggest_stats_and_metrics(server):
     assert body["accepted"] == 2 and body["duplicates"] == 0 and body["ids"][0] == "err-1"
     again = client.post(f"{LEARNING}/errors", headers=auth("ingest"),
                         json={"errors": [{"error_id": "err-1", "error_message": "KeyError"}]})
-    assert again.json() == {"accepted": 0, "ids": ["err-1"], "duplicates": 1}
+    assert again.json() == {"accepted": 0, "ids": ["err-1"], "duplicates": 1,
+                            "issues": [again.json()["issues"][0]]}
+    assert body["issues"][0] and body["issues"][0].startswith("I")
     stored = _lake_record(config, body["ids"][1])
     assert "sk_live_abcdefghijklmnop1234" not in stored["message"]
     assert _lake_record(config, "err-1")["frames"][0]["file"] == "app/views.py"
@@ -126,6 +128,64 @@ def test_report_predict_suggest_stats_and_metrics(server):
     assert "/api/v1/learning/predict" in client.get("/openapi.json").json()["paths"]
 
 
+def test_issues_group_reports_and_people_merge_and_split_them(server):
+    config, client = server
+    users = [f"Invalid user {name} from 10.0.3.{n}" for n, name in enumerate(
+        ("oracle", "admin", "test", "guest"))]
+    reported = client.post(f"{LEARNING}/errors", headers=auth("ingest"), json={"errors": [
+        {"error_message": text} for text in [*users[:3], "Disk quota exceeded on /var/data"]]})
+    issues = reported.json()["issues"]
+    assert len(set(issues[:3])) == 1 and issues[3] != issues[0], issues
+    users_issue, disk_issue = issues[0], issues[3]
+    predicted = client.post(f"{LEARNING}/predict", headers=auth("read"),
+                            json={"error_message": users[3]}).json()
+    assert predicted["issue"] == users_issue  # the issue it would join, though never stored
+
+    def issue(issue_id: str) -> dict:
+        answer = client.get(f"/api/v1/issues/{issue_id}", headers=auth("read"))
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    deadline = time.monotonic() + 30  # the ingress turns its log into Parquet within seconds
+    while issue(users_issue)["count"] < 3:
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    listed = client.get("/api/v1/issues", headers=auth("read"), params={"source": "app"}).json()
+    assert users_issue in [i["issue"] for i in listed["issues"]]
+    fingerprints = issue(users_issue)["fingerprints"]
+    assert len(fingerprints) == 3
+
+    url = f"/api/v1/issues/{users_issue}"
+    _error(client.post(f"{url}/merge", headers=auth("read"), json={"issue": disk_issue}),
+           403, "forbidden")
+    _error(client.post(f"{url}/merge", headers=auth("admin"), json={"issue": "Inowhere"}),
+           404, "not_found", "issue")
+    _error(client.post("/api/v1/issues/Inowhere", headers=auth("admin"), json={}), 405,
+           "method_not_allowed")
+    _error(client.get("/api/v1/issues/Inowhere", headers=auth("read")), 404, "not_found")
+    _error(client.post(f"{url}/merge", headers=auth("admin"), json={"issue": users_issue}),
+           409, "conflict", "issue")
+    _error(client.post(f"{url}/split", headers=auth("admin"), json={"fingerprint": "f00"}),
+           422, "validation_error", "fingerprint")
+    _error(client.post(f"{url}/split", headers=auth("admin"), json={"fingerprints": "f00"}),
+           422, "validation_error", "fingerprint")  # the field it needs is missing
+    assert issue(users_issue)["fingerprints"] == fingerprints  # nothing refused changed anything
+
+    merged = client.post(f"{url}/merge", headers=auth("admin"), json={"issue": disk_issue})
+    assert merged.status_code == 200 and merged.json()["by"] == "admin"
+    moved = issue(disk_issue)
+    assert moved["issue"] == users_issue and moved["merged_from"] == disk_issue
+    assert len(moved["fingerprints"]) == 4 and moved["history"][0]["op"] == "merge"
+    split = client.post(f"{url}/split", headers=auth("admin"),
+                        json={"fingerprint": fingerprints[0]}).json()
+    assert split["new_issue"] not in (users_issue, disk_issue)
+    assert issue(split["new_issue"])["fingerprints"] == [fingerprints[0]]
+    again = client.post(f"{LEARNING}/errors", headers=auth("ingest"), json={"errors": [
+        {"error_message": users[3]}]}).json()
+    assert again["issues"] == [users_issue]  # a new user joins the issue, the split stays apart
+    assert issue(split["new_issue"])["fingerprints"] == [fingerprints[0]]
+
+
 def test_repeated_errors_are_answered_from_the_cache(server):
     _, client = server
     request = {"error_message": "ZeroDivisionError: division by zero", "top_k": 1}
@@ -147,6 +207,7 @@ def test_repeated_errors_are_answered_from_the_cache(server):
         ("POST", f"{LEARNING}/feedback", "feedback"),
         ("GET", f"{LEARNING}/stats", "read"),
         ("GET", "/metrics", "read"),
+        ("GET", "/api/v1/issues", "read"),
     ],
 )
 def test_every_route_checks_the_key_and_its_scope(server, method, path, scope):
