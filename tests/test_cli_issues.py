@@ -8,7 +8,7 @@ from tests.test_cli import run
 
 USERS = [f"sshd Invalid user {name} from 10.0.0.{n}" for n, name in
          enumerate(("oracle", "admin", "test", "guest", "pi"))]
-LINES = [USERS[0], "Disk quota exceeded on /var/data", *USERS[1:3],
+LINES = [USERS[0], "Disk quota exceeded on /var/data", *USERS[1:4],
          "Block blk_5165786360127153975 stored as bytes in memory",
          "Block blk_4539578763621486 stored as bytes in memory"]
 
@@ -25,8 +25,9 @@ def test_fingerprint_issues_groups_like_ingest_into_an_empty_lake(tmp_path, cli_
     out = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(out) == len(LINES) and all(item["issue"] for item in out)
     assert out[0]["template"] == "sshd Invalid user oracle from <IP>"
-    assert out[0]["issue"] == out[2]["issue"] == out[3]["issue"] != out[1]["issue"]
-    assert out[4]["issue"] == out[5]["issue"]  # identifiers stay identifiers, not card numbers
+    assert out[0]["issue"] == out[2]["issue"] == out[3]["issue"] == out[4]["issue"]
+    assert out[0]["issue"] != out[1]["issue"]
+    assert out[5]["issue"] == out[6]["issue"]  # identifiers stay identifiers, not card numbers
 
     path = tmp_path / "lines.log"
     path.write_text("\n".join(LINES) + "\n")
@@ -48,10 +49,10 @@ def test_a_bad_line_is_named_in_place_and_the_rest_is_grouped(cli_env):
 
 def test_merge_and_split_from_the_command_line_and_ids_that_stay(tmp_path, cli_env):
     path = tmp_path / "lines.log"
-    path.write_text("\n".join(LINES[:4]) + "\n")
+    path.write_text("\n".join(LINES[:5]) + "\n")
     assert run(cli_env, "ingest", str(path)).returncode == 0
     first = _issues(cli_env)
-    users = first[next(fp for fp, issue in first.items() if list(first.values()).count(issue) == 3)]
+    users = first[next(fp for fp, issue in first.items() if list(first.values()).count(issue) == 4)]
     disk = next(issue for issue in first.values() if issue != users)
 
     for args, words in ((("merge", users, "Inowhere"), "issue Inowhere not found"),
@@ -64,7 +65,7 @@ def test_merge_and_split_from_the_command_line_and_ids_that_stay(tmp_path, cli_e
 
     assert run(cli_env, "issues", "merge", users, disk).returncode == 0
     shown = json.loads(run(cli_env, "issues", "show", disk).stdout)
-    assert shown["issue"] == users and shown["merged_from"] == disk and shown["count"] == 4
+    assert shown["issue"] == users and shown["merged_from"] == disk and shown["count"] == 5
     disk_fp = next(fp for fp, issue in first.items() if issue == disk)
     split = run(cli_env, "issues", "split", users, "--fingerprint", disk_fp)
     assert split.returncode == 0 and "split" in split.stdout

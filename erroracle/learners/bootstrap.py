@@ -68,7 +68,7 @@ def bootstrap(
     labeler = Labeler(taxonomy or Taxonomy.for_config(config))
     examples = to_examples(
         table, labeler, validation_fraction=config.train.validation_fraction,
-        seed=config.train.seed,
+        seed=config.train.seed, issues=store.issue_map(table["fingerprint"]),
     )
     train = examples.filter(pa.compute.invert(examples["validation"]))
     validation = examples.filter(examples["validation"])

@@ -89,11 +89,13 @@ def capped_ids(index: pa.Table, cap: int, seed: int) -> pa.Array:
     return pa.array(dropped, type=pa.string())
 
 
-def _labeller(labeler: Labeler, dropped: pa.Array, fraction: float, seed: int):
+def _labeller(labeler: Labeler, dropped: pa.Array, fraction: float, seed: int,
+              issues: dict[str, str]):
     def label(batch: pa.Table) -> pa.Table:
         if len(dropped):
             batch = batch.filter(pc.invert(pc.is_in(batch["id"], value_set=dropped)))
-        return to_examples(batch, labeler, validation_fraction=fraction, seed=seed)
+        return to_examples(batch, labeler, validation_fraction=fraction, seed=seed,
+                           issues=issues)
 
     return label
 
@@ -141,6 +143,7 @@ def build_datasets(
     index = store.read_table(sources=LEARNING_SOURCES, until=until,
                              columns=["id", "fingerprint", "solution"])
     dropped = capped_ids(index, train_cfg.max_per_fingerprint, train_cfg.seed)
+    issues = store.issue_map(index["fingerprint"])
     records = store.to_dataset(sources=LEARNING_SOURCES, until=until)
     # never more CPUs at once than the round holds beside Serve (see platform.resources)
     limits = records.context.execution_options
@@ -149,7 +152,7 @@ def build_datasets(
     examples = (
         records.select_columns(COLUMNS)
         .map_batches(
-            _labeller(labeler, dropped, train_cfg.validation_fraction, train_cfg.seed),
+            _labeller(labeler, dropped, train_cfg.validation_fraction, train_cfg.seed, issues),
             batch_format="pyarrow",
         )
         .map_batches(

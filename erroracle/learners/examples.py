@@ -92,9 +92,10 @@ def solution_text(record: Mapping[str, Any]) -> str:
     return " ".join((record.get("solution") or "").split())[:_SOLUTION_CHARS]
 
 
-def in_validation(fingerprint: str, fraction: float, seed: int = 0) -> bool:
-    """Whether a fingerprint's records are held out: a stable hash, so a group never straddles."""
-    digest = hashlib.blake2b(f"{seed}\x1f{fingerprint}".encode(), digest_size=8).digest()
+def in_validation(group: str, fraction: float, seed: int = 0) -> bool:
+    """Whether a group's records (an issue's, or a fingerprint's) are held out: a stable hash,
+    so a group never straddles."""
+    digest = hashlib.blake2b(f"{seed}\x1f{group}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") / 2**64 < fraction
 
 
@@ -156,9 +157,15 @@ class Labeler:
 
 
 def to_examples(
-    table: pa.Table, labeler: Labeler, *, validation_fraction: float, seed: int = 0
+    table: pa.Table, labeler: Labeler, *, validation_fraction: float, seed: int = 0,
+    issues: Mapping[str, str] | None = None,
 ) -> pa.Table:
-    """Lake records (an Arrow table) to examples in :data:`EXAMPLE_SCHEMA`."""
+    """Lake records (an Arrow table) to examples in :data:`EXAMPLE_SCHEMA`.
+
+    The split is by issue (``issues`` maps fingerprints to issues; a fingerprint without one
+    stands for itself), so the templates of one event type never sit on both sides.
+    """
+    issues = issues or {}
     columns: dict[str, list[Any]] = {name: [] for name in EXAMPLE_SCHEMA.names}
     for record in table.to_pylist():
         text = error_text(record)
@@ -172,7 +179,8 @@ def to_examples(
             "solution_text": solution_text(record), "category": category,
             "category_weight": category_weight, "severity": severity,
             "severity_weight": severity_weight,
-            "validation": in_validation(fingerprint, validation_fraction, seed),
+            "validation": in_validation(issues.get(fingerprint, fingerprint),
+                                        validation_fraction, seed),
         }
         for name, value in row.items():
             columns[name].append(value)

@@ -28,7 +28,7 @@ from functools import lru_cache
 __all__ = ["Assignment", "IssueGrouper", "issue_id", "shape"]
 
 WILDCARD = "<*>"
-MIN_VARIANTS = 3
+MIN_VARIANTS = 4
 #: A pattern keeps at least this many constant words ("program interrupt: <*>" is too broad).
 MIN_CONSTANT_WORDS = 3
 
@@ -67,17 +67,44 @@ def _constant_words(tokens: tuple[str, ...]) -> int:
     return sum(1 for token in tokens if not _is_variable(token))
 
 
+#: Words that, after a variable, are its unit: "<*> sec" and "<*>" are one slot.
+UNITS = frozenset((
+    "s", "sec", "secs", "second", "seconds", "ms", "msec", "millis", "min", "mins", "minute",
+    "minutes", "h", "hr", "hrs", "hour", "hours", "b", "bytes", "kb", "mb", "gb", "tb", "%",
+    "percent", "B", "KB", "MB", "GB", "TB", "KiB", "MiB", "GiB",
+))
+
+#: Names whose value is the thing an event is about, not the event.
+NAMING_WORDS = (
+    "user|username|ruser|logname|login|account|uid|host|hostname|rhost|server|node|process"
+    "|program|service|file|filename|path|dir|device|interface|domain|table|database|queue"
+    "|topic|bucket|container|pod|namespace|package|class|module|name"
+)
+
 # A qualified name (three or more parts joined by "." or "/": a package, class, module or file
 # name) names the thing an event is about, not the event: "name=com.android.phone," is a variable.
 _QUALIFIED = re.compile(r"(?<![\w<>$.-])[A-Za-z_$][\w$-]*(?:[./]+[\w$-]+){2,}")
+# "user=root", "host: db1": a name that names a thing; its value is a variable.
+_NAMED = re.compile(rf"(?i)\b((?:{NAMING_WORDS})[=:])(?!<)[^\s,;)}}\]]+")
+# A value left empty is still a value: "ruser= rhost=<*>", "()" and "[]" hold a variable.
+_EMPTY = re.compile(r"(?<=[=(\[])(?=[)\],;]|\s|$)")
+# Only variables and punctuation ("<*>)", "(<*>", "<*>:<*>"): the token is one variable.
+_VARIABLE_ONLY = re.compile(r"[^\w<>]*(?:<[A-Z*]+>[^\w<>]*)+")
+
+
+def _fold(token: str) -> str:
+    return WILDCARD if _VARIABLE_ONLY.fullmatch(token) else token
 
 
 def shape(template: str) -> tuple[str, ...]:
-    """The template's words with qualified names as variables, and each run of variables folded
-    into one (``<*> <*>`` and ``<IP> <*>`` hold a list of any length)."""
+    """The template's words with qualified names, named things and empty values as variables,
+    and each run of variables folded into one (``<*> <*>`` and ``<IP> <*>`` hold a list of any
+    length)."""
+    text = _NAMED.sub(r"\1<*>", _QUALIFIED.sub(WILDCARD, template))
+    text = _EMPTY.sub(WILDCARD, text) if ("=" in text or "(" in text or "[" in text) else text
     tokens: list[str] = []
-    for token in _QUALIFIED.sub(WILDCARD, template).split(" "):
-        if _is_variable(token) and tokens and _is_variable(tokens[-1]):
+    for token in map(_fold, text.split(" ")):
+        if tokens and _is_variable(tokens[-1]) and (_is_variable(token) or token in UNITS):
             tokens[-1] = WILDCARD
         else:
             tokens.append(token)
@@ -110,8 +137,10 @@ class IssueGrouper:
         self._issue_of: dict[str, str] = {}
         self._alias: dict[str, str] = {}
         self._order: dict[str, int] = {}
-        # (error type, pattern) -> issue, for patterns with wildcards, by shape length
+        # (error type, shape length) -> pattern -> issue: every pattern, for exact matches
         self._patterns: dict[tuple[str, int], dict[tuple[str, ...], str]] = {}
+        # (error type, shape length) -> the patterns that may take other words, in lake order
+        self._general: dict[tuple[str, int], list[tuple[tuple[str, ...], str]]] = {}
         # (error type, pattern with one more wildcard) -> word seen there -> issue
         self._variants: dict[tuple[str, tuple[str, ...]], dict[str, str]] = {}
         self._apart: set[frozenset[str]] = set()  # split by a person: never merged again
@@ -145,7 +174,7 @@ class IssueGrouper:
         if issue is None:
             issue, reason = issue_id(fingerprint), "new"
             self._order[issue] = len(self._order)
-            self._patterns.setdefault((kind, len(tokens)), {})[tokens] = issue
+            self._add_pattern(kind, tokens, issue)
             self._generalise(kind, tokens, issue)
         self._issue_of[fingerprint] = issue
         return Assignment(self.resolve(issue), reason)
@@ -155,12 +184,18 @@ class IssueGrouper:
         exact = patterns.get(tokens)
         if exact is not None:
             return self.resolve(exact)
-        for pattern, issue in patterns.items():  # insertion order: the lake's, so fixed
-            if _constant_words(pattern) >= MIN_CONSTANT_WORDS and all(
-                _covers(p, t) for p, t in zip(pattern, tokens, strict=True)
-            ):
+        for pattern, issue in self._general.get((kind, len(tokens)), ()):  # lake order: fixed
+            if all(_covers(p, t) for p, t in zip(pattern, tokens, strict=True)):
                 return self.resolve(issue)
         return None
+
+    def _add_pattern(self, kind: str, tokens: tuple[str, ...], issue: str) -> None:
+        patterns = self._patterns.setdefault((kind, len(tokens)), {})
+        if tokens in patterns:
+            return
+        patterns[tokens] = issue
+        if _constant_words(tokens) >= MIN_CONSTANT_WORDS and any("<" in t for t in tokens):
+            self._general.setdefault((kind, len(tokens)), []).append((tokens, issue))
 
     def _generalise(self, kind: str, tokens: tuple[str, ...], issue: str) -> None:
         """Record each word of the template as a variant of its position; a position with
@@ -173,7 +208,7 @@ class IssueGrouper:
             words.setdefault(word, issue)
             if len(words) >= self.min_variants and _constant_words(general) >= MIN_CONSTANT_WORDS:
                 survivor = self._merge({self.resolve(i) for i in words.values()})
-                self._patterns.setdefault((kind, len(general)), {}).setdefault(general, survivor)
+                self._add_pattern(kind, general, survivor)
                 self._generalise(kind, general, survivor)
 
     def _merge(self, issues: set[str]) -> str:

@@ -149,13 +149,20 @@ def _by_source(row: dict[str, Any]) -> str:
 def assign_issues(book: IssueBook, records: Sequence[ErrorRecord]) -> dict[str, str]:
     """The issue of each fingerprint in ``records``; new fingerprints go into the book first
     (their templates are computed only then: most batches hold known fingerprints only)."""
-    unknown: list[Observation] = [
-        (r.fingerprint, record_template(r), r.error_type)
-        for r in records if r.fingerprint and book.issue_of(r.fingerprint) is None
-    ]
+    issue_of = book.issue_of
+    found: dict[str, str | None] = {}
+    unknown: list[Observation] = []
+    for record in records:
+        fp = record.fingerprint
+        if fp is None or fp in found:
+            continue
+        issue = found[fp] = issue_of(fp)
+        if issue is None:
+            unknown.append((fp, record_template(record), record.error_type))
     if unknown:
-        book.observe(unknown)
-    return {r.fingerprint: book.issue_of(r.fingerprint) or "" for r in records if r.fingerprint}
+        book.observe(unknown)  # may merge issues already found: resolve them all again
+        found = {fp: issue_of(fp) for fp in found}
+    return found  # type: ignore[return-value]
 
 
 class ErrorStore(abc.ABC):
@@ -220,6 +227,12 @@ class ErrorStore(abc.ABC):
         )
         issues = group_issues(group_table(table), self.issues)
         return issues if limit is None else issues[:limit]
+
+    def issue_map(self, fingerprints: pa.ChunkedArray | pa.Array) -> dict[str, str]:
+        """The issue of each distinct fingerprint (those without one are left out)."""
+        self.issues.refresh()
+        distinct = pc.unique(fingerprints.drop_null()).to_pylist()
+        return {fp: issue for fp in distinct if (issue := self.issues.issue_of(fp))}
 
     def issue(self, issue: str) -> dict[str, Any]:
         """One issue: its counts, fingerprints and the corrections made to it. An id that was

@@ -131,14 +131,14 @@ def test_report_predict_suggest_stats_and_metrics(server):
 def test_issues_group_reports_and_people_merge_and_split_them(server):
     config, client = server
     users = [f"Invalid user {name} from 10.0.3.{n}" for n, name in enumerate(
-        ("oracle", "admin", "test", "guest"))]
+        ("oracle", "admin", "test", "pi", "guest"))]
     reported = client.post(f"{LEARNING}/errors", headers=auth("ingest"), json={"errors": [
-        {"error_message": text} for text in [*users[:3], "Disk quota exceeded on /var/data"]]})
+        {"error_message": text} for text in [*users[:4], "Disk quota exceeded on /var/data"]]})
     issues = reported.json()["issues"]
-    assert len(set(issues[:3])) == 1 and issues[3] != issues[0], issues
-    users_issue, disk_issue = issues[0], issues[3]
+    assert len(set(issues[:4])) == 1 and issues[4] != issues[0], issues
+    users_issue, disk_issue = issues[0], issues[4]
     predicted = client.post(f"{LEARNING}/predict", headers=auth("read"),
-                            json={"error_message": users[3]}).json()
+                            json={"error_message": users[4]}).json()
     assert predicted["issue"] == users_issue  # the issue it would join, though never stored
 
     def issue(issue_id: str) -> dict:
@@ -147,13 +147,13 @@ def test_issues_group_reports_and_people_merge_and_split_them(server):
         return answer.json()
 
     deadline = time.monotonic() + 30  # the ingress turns its log into Parquet within seconds
-    while issue(users_issue)["count"] < 3:
+    while issue(users_issue)["count"] < 4:
         assert time.monotonic() < deadline
         time.sleep(0.5)
     listed = client.get("/api/v1/issues", headers=auth("read"), params={"source": "app"}).json()
     assert users_issue in [i["issue"] for i in listed["issues"]]
     fingerprints = issue(users_issue)["fingerprints"]
-    assert len(fingerprints) == 3
+    assert len(fingerprints) == 4
 
     url = f"/api/v1/issues/{users_issue}"
     _error(client.post(f"{url}/merge", headers=auth("read"), json={"issue": disk_issue}),
@@ -175,13 +175,13 @@ def test_issues_group_reports_and_people_merge_and_split_them(server):
     assert merged.status_code == 200 and merged.json()["by"] == "admin"
     moved = issue(disk_issue)
     assert moved["issue"] == users_issue and moved["merged_from"] == disk_issue
-    assert len(moved["fingerprints"]) == 4 and moved["history"][0]["op"] == "merge"
+    assert len(moved["fingerprints"]) == 5 and moved["history"][0]["op"] == "merge"
     split = client.post(f"{url}/split", headers=auth("admin"),
                         json={"fingerprint": fingerprints[0]}).json()
     assert split["new_issue"] not in (users_issue, disk_issue)
     assert issue(split["new_issue"])["fingerprints"] == [fingerprints[0]]
     again = client.post(f"{LEARNING}/errors", headers=auth("ingest"), json={"errors": [
-        {"error_message": users[3]}]}).json()
+        {"error_message": users[4]}]}).json()
     assert again["issues"] == [users_issue]  # a new user joins the issue, the split stays apart
     assert issue(split["new_issue"])["fingerprints"] == [fingerprints[0]]
 

@@ -1,4 +1,4 @@
-"""Records become examples: text, weighted labels by origin, split by fingerprint, the cap."""
+"""Records become examples: text, weighted labels by origin, split by issue, the cap."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from erroracle.learners.examples import (
     in_validation,
     to_examples,
 )
+from erroracle.platform.prepare import RecordPreparer
 from erroracle.platform.records import parse_record, records_to_table
+from erroracle.platform.store import InMemoryErrorStore
 from erroracle.platform.taxonomy import Taxonomy
 
 
@@ -49,6 +51,21 @@ def test_split_is_by_fingerprint_and_stable():
     for row in examples.to_pylist():
         sides.setdefault(row["fingerprint"], set()).add(row["validation"])
     assert all(len(side) == 1 for side in sides.values())
+
+
+def test_the_split_is_by_issue_when_the_lake_has_issues(taxonomy):
+    store = InMemoryErrorStore()
+    prepare = RecordPreparer()
+    names = ["oracle", "admin", "test", "pi", "guest", "ubuntu", "git", "ftp"]
+    store.append([prepare({"id": f"u{n}", "message": f"Invalid user {name} from 10.0.0.{n}"})
+                  for n, name in enumerate(names)])
+    table = store.read_table()
+    by_fingerprint = {in_validation(fp, 0.5) for fp in table["fingerprint"].to_pylist()}
+    assert by_fingerprint == {True, False}  # split by fingerprint, the issue would straddle
+    issues = store.issue_map(table["fingerprint"])
+    assert len(set(issues.values())) == 1
+    examples = to_examples(table, Labeler(taxonomy), validation_fraction=0.5, issues=issues)
+    assert len(set(examples["validation"].to_pylist())) == 1
 
 
 def test_label_precedence_feedback_then_record_then_tags_then_rules(taxonomy):

@@ -22,12 +22,12 @@ def _writer(folder: str, observations: list) -> dict[str, str]:
 
 def test_a_reopened_book_and_a_reader_give_the_same_ids(tmp_path: Path):
     book = IssueBook(tmp_path)
-    ids = book.observe([*USERS[:3], OTHER])
+    ids = book.observe([*USERS[:4], OTHER])
     assert len(set(ids.values())) == 2
     for other in (IssueBook(tmp_path), IssueBook(tmp_path, writable=False)):
         assert other.issues_of(ids) == [book.issue_of(fp) for fp in ids]
-    assert book.observe(USERS[:3]) == {fp: ids[fp] for fp, _, _ in USERS[:3]}  # nothing new
-    assert len((tmp_path / "log.jsonl").read_text().splitlines()) == 4
+    assert book.observe(USERS[:4]) == {fp: ids[fp] for fp, _, _ in USERS[:4]}  # nothing new
+    assert len((tmp_path / "log.jsonl").read_text().splitlines()) == 5
 
 
 def test_writers_in_two_processes_share_one_order(tmp_path: Path):
@@ -89,5 +89,5 @@ def test_refusals_name_the_id_and_change_nothing(tmp_path: Path):
 
 def test_a_book_without_a_folder_keeps_issues_in_memory():
     book = IssueBook(None)
-    ids = book.observe(USERS[:3])
+    ids = book.observe(USERS[:4])
     assert len(set(book.issues_of(ids))) == 1

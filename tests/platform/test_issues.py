@@ -7,20 +7,20 @@ from hypothesis import strategies as st
 
 from erroracle.platform.issues import Assignment, IssueGrouper, issue_id, shape
 
-USERS = ["Invalid user oracle from <IP>", "Invalid user admin from <IP>",
-         "Invalid user test from <IP>"]
+USERS = [f"Invalid login {name} from <IP>" for name in ("oracle", "admin", "test", "pi")]
 
 
 def _assign(grouper: IssueGrouper, templates: list[str], kind: str | None = None) -> list[str]:
     return [grouper.assign(f"fp-{t}", t, kind).issue for t in templates]
 
 
-def test_a_word_that_takes_three_values_is_a_variable():
+def test_a_word_that_takes_four_values_is_a_variable():
     grouper = IssueGrouper()
-    first, second, third = _assign(grouper, USERS)
-    assert first != second  # two values could still be two events
-    assert grouper.issue_of("fp-" + USERS[1]) == first == third
-    assert grouper.assign("fp-new", "Invalid user guest from <IP>") == Assignment(first, "rule")
+    issues = _assign(grouper, USERS)
+    assert len(set(issues[:3])) == 3  # three values could still be three events
+    assert {grouper.issue_of(f"fp-{t}") for t in USERS} == {issues[0]} == {issues[3]}
+    joined = grouper.assign("fp-new", "Invalid login guest from <IP>")
+    assert joined == Assignment(issues[0], "rule")
 
 
 def test_one_differing_word_is_not_enough():
@@ -32,16 +32,15 @@ def test_one_differing_word_is_not_enough():
 
 def test_the_first_word_may_vary_when_the_rest_agree():
     grouper = IssueGrouper()
-    lines = [f"{name} session opened for user <*>" for name in ("sshd", "cron", "sudo")]
+    lines = [f"{name} session opened for <*>" for name in ("sshd", "cron", "sudo", "su")]
     _assign(grouper, lines)
     assert len({grouper.issue_of(f"fp-{t}") for t in lines}) == 1
 
 
 def test_a_pattern_keeps_enough_constant_words():
     grouper = IssueGrouper()
-    kinds = ["program interrupt: illegal <*>", "program interrupt: trap <*>",
-             "program interrupt: privileged <*>"]
-    assert len(set(_assign(grouper, kinds))) == 3
+    kinds = [f"program interrupt: {kind} <*>" for kind in ("illegal", "trap", "privileged", "fp")]
+    assert len(set(_assign(grouper, kinds))) == 4
 
 
 def test_qualified_names_are_variables_at_once():
@@ -67,8 +66,16 @@ def test_error_types_and_lengths_never_mix():
     assert grouper.assign("y", "Invalid user a b from <IP>", "KeyError").reason == "new"
 
 
-def test_variable_runs_fold_into_one():
-    assert shape("sent <*> <*> <IP> bytes") == ("sent", "<*>", "bytes")
+def test_variables_with_their_units_and_punctuation_fold_into_one():
+    assert shape("sent <*> <*> <IP> bytes to peer") == ("sent", "<*>", "to", "peer")
+    assert shape("closed, <*> <*>) sent, lifetime <*>:<*>") == ("closed,", "<*>", "sent,",
+                                                                "lifetime", "<*>")
+
+
+def test_named_things_and_empty_values_are_variables():
+    assert shape("auth failure; logname= uid=<*> user=root") == (
+        "auth", "failure;", "logname=<*>", "uid=<*>", "user=<*>")
+    assert shape("connection from <IP> () at <TS>") == ("connection", "from", "<*>", "at", "<*>")
 
 
 def test_ids_come_from_the_founding_fingerprint():
