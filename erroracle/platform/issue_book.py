@@ -118,6 +118,15 @@ class IssueBook:
             raise NotFoundError(f"issue {issue} not found", field="issue")
         return self._grouper.resolve(issue)
 
+    def changes(self, issue: str) -> list[dict[str, Any]]:
+        """What made this issue what it is: the merges by rule (each with the pattern whose
+        variable position showed it), then the merges and splits by people, each in order."""
+        current = self.resolve(issue)
+        resolve = self._grouper.resolve
+        return [entry for entry in (*self._grouper.merges, *self.history)
+                if any(resolve(entry[key]) == current or entry[key] == issue
+                       for key in ("into", "from", "issue") if entry.get(key))]
+
     def fingerprints(self, issue: str) -> list[str]:
         return self._grouper.fingerprints(self.resolve(issue))
 

@@ -55,12 +55,16 @@ def _token_pattern(token: str) -> re.Pattern[str] | None:
 
 
 def _covers(pattern_token: str, token: str) -> bool:
-    """Whether a pattern's word takes this word: equal, a wildcard, or a word with a variable
-    inside whose constant parts match ("name=<*>," takes "name=android,")."""
+    """Whether a pattern's word takes this word: equal, a wildcard, or one of the two has a
+    variable inside and the other matches its constant parts ("name=<*>," and "name=android,":
+    a slot that has held a variable is a variable slot, whichever came first)."""
     if pattern_token == token or _is_variable(pattern_token):
         return True
-    regex = _token_pattern(pattern_token)
-    return regex is not None and regex.fullmatch(token) is not None
+    for general, plain in ((pattern_token, token), (token, pattern_token)):
+        regex = _token_pattern(general)
+        if regex is not None and regex.fullmatch(plain) is not None:
+            return True
+    return False
 
 
 def _constant_words(tokens: tuple[str, ...]) -> int:
@@ -86,6 +90,14 @@ NAMING_WORDS = (
 _QUALIFIED = re.compile(r"(?<![\w<>$.-])[A-Za-z_$][\w$-]*(?:[./]+[\w$-]+){2,}")
 # "user=root", "host: db1": a name that names a thing; its value is a variable.
 _NAMED = re.compile(rf"(?i)\b((?:{NAMING_WORDS})[=:])(?!<)[^\s,;)}}\]]+")
+# "for user cyrus", "on host db1": after these few words a lowercase word is the name itself,
+# unless it is a function word ("user not found"); other naming words are left alone bare
+# ("file not found", "service stopped").
+_NAMED_BARE = re.compile(
+    r"\b((?i:user|username|host|hostname|account) )"
+    r"(?!(?:not|no|is|was|has|have|had|does|did|can|cannot|could|will|would|must|should|may"
+    r"|already|and|or|to|in|on|at|of|for|with|from|by|the|a|an|name|id)\b)[a-z][\w.@-]*(?=\s|$)"
+)
 # A value left empty is still a value: "ruser= rhost=<*>", "()" and "[]" hold a variable.
 _EMPTY = re.compile(r"(?<=[=(\[])(?=[)\],;]|\s|$)")
 # Only variables and punctuation ("<*>)", "(<*>", "<*>:<*>"): the token is one variable.
@@ -101,6 +113,7 @@ def shape(template: str) -> tuple[str, ...]:
     and each run of variables folded into one (``<*> <*>`` and ``<IP> <*>`` hold a list of any
     length)."""
     text = _NAMED.sub(r"\1<*>", _QUALIFIED.sub(WILDCARD, template))
+    text = _NAMED_BARE.sub(r"\1<*>", text)
     text = _EMPTY.sub(WILDCARD, text) if ("=" in text or "(" in text or "[" in text) else text
     tokens: list[str] = []
     for token in map(_fold, text.split(" ")):
@@ -144,6 +157,8 @@ class IssueGrouper:
         # (error type, pattern with one more wildcard) -> word seen there -> issue
         self._variants: dict[tuple[str, tuple[str, ...]], dict[str, str]] = {}
         self._apart: set[frozenset[str]] = set()  # split by a person: never merged again
+        #: Why issues merged by rule: {"op": "rule", "into", "from", "pattern"}, in order.
+        self.merges: list[dict[str, str]] = []
 
     def __len__(self) -> int:
         return len(self._issue_of)
@@ -207,15 +222,17 @@ class IssueGrouper:
             words = self._variants.setdefault((kind, general), {})
             words.setdefault(word, issue)
             if len(words) >= self.min_variants and _constant_words(general) >= MIN_CONSTANT_WORDS:
-                survivor = self._merge({self.resolve(i) for i in words.values()})
+                survivor = self._merge({self.resolve(i) for i in words.values()}, general)
                 self._add_pattern(kind, general, survivor)
                 self._generalise(kind, general, survivor)
 
-    def _merge(self, issues: set[str]) -> str:
+    def _merge(self, issues: set[str], pattern: tuple[str, ...]) -> str:
         survivor = min(issues, key=self._order.__getitem__)
         for other in sorted(issues - {survivor}):
             if frozenset((survivor, other)) not in self._apart:
                 self._alias[other] = survivor
+                self.merges.append({"op": "rule", "into": survivor, "from": other,
+                                    "pattern": " ".join(pattern)})
         return survivor
 
     def exists(self, issue: str) -> bool:

@@ -249,8 +249,7 @@ class ErrorStore(abc.ABC):
         return {
             **summary, "issue": current, "merged_from": issue if issue != current else None,
             "fingerprints": sorted(set(book.fingerprints(current)) | set(summary["fingerprints"])),
-            "history": [entry for entry in book.history
-                        if current in (entry.get("into"), entry.get("from"), entry.get("issue"))],
+            "history": book.changes(issue),
         }
 
     def __enter__(self) -> ErrorStore:

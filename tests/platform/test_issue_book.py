@@ -10,7 +10,7 @@ import pytest
 from erroracle.errors import ConflictError, NotFoundError, StorageError, UnprocessableError
 from erroracle.platform.issue_book import IssueBook
 
-USERS = [(f"fp-{name}", f"Invalid user {name} from <IP>", None) for name in
+USERS = [(f"fp-{name}", f"Invalid login {name} from <IP>", None) for name in
          ("bob", "amy", "eve", "joe", "ann", "sam")]
 OTHER = ("fp-disk", "disk full on node now", None)
 
@@ -67,6 +67,17 @@ def test_merge_and_split_are_logged_and_survive_regrouping(tmp_path: Path):
     assert again.issue_of(OTHER[0]) == split["new_issue"] != users
     assert [e["op"] for e in again.history] == ["merge", "split"]
     assert again.resolve(disk) == users  # the merged id still leads somewhere
+
+
+def test_every_merge_has_its_reason(tmp_path: Path):
+    book = IssueBook(tmp_path)
+    ids = book.observe([*USERS[:4], OTHER])
+    users = ids[USERS[0][0]]
+    book.merge(users, ids[OTHER[0]], by="admin")
+    changes = IssueBook(tmp_path).changes(ids[USERS[3][0]])
+    assert [c["op"] for c in changes] == ["rule", "rule", "rule", "merge"]
+    assert {c["pattern"] for c in changes[:3]} == {"Invalid login <*> from <*>"}
+    assert changes[3]["by"] == "admin"
 
 
 def test_refusals_name_the_id_and_change_nothing(tmp_path: Path):
