@@ -2,9 +2,11 @@
 
 erroracle's side is ``describe_errors``, the code behind ``erroracle fingerprint --issues``: every
 line is scrubbed, its trace parsed, fingerprinted and grouped into issues as ingest does into an
-empty lake. Throughput is measured twice: online (one line to an append, as ingest sees events one
-at a time) and in bulk (1,000 lines to an append). drain3 runs ``TemplateMiner()`` with no config
-file on the same ``Content`` lines in the same process. Settings are global; none is per system.
+empty lake. Each system is also ingested into a fresh Parquet lake and its issues read back; the
+script stops if they differ from the command's. Throughput is measured online (one line to an
+append, as ingest sees events one at a time) and in bulk (1,000 lines to an append). drain3 runs
+``TemplateMiner()`` with no config file on the same ``Content`` lines in the same process.
+Settings are global; none is per system.
 
 The full path costs mostly scrubbing and record validation, which drain3 does not do; so the
 grouping stage alone (``assign_issues``, what ingest calls on prepared records: templates and the
@@ -74,6 +76,25 @@ def grouping_stage(lines: list[str], batch: int) -> float:
     return timed(group)[1]
 
 
+def lake_issues(lines: list[str]) -> list[str]:
+    """The issue of each line as a lake has it after ingest: prepared records appended in
+    batches of 1,000 to a fresh Parquet lake, flushed, read back and looked up."""
+    import tempfile
+
+    from erroracle.platform.lake import ParquetErrorStore
+
+    prepare = RecordPreparer()
+    records = [prepare({"id": f"line-{n}", "message": line}) for n, line in enumerate(lines)]
+    with tempfile.TemporaryDirectory() as root, ParquetErrorStore(root, background=False) as lake:
+        for start in range(0, len(records), 1_000):
+            lake.append(records[start : start + 1_000])
+        lake.flush()
+        table = lake.read_table(columns=["id", "fingerprint"])
+        issues = lake.issue_map(table["fingerprint"])
+        by_id = dict(zip(table["id"].to_pylist(), table["fingerprint"].to_pylist(), strict=True))
+        return [issues[by_id[f"line-{n}"]] for n in range(len(lines))]
+
+
 def drain3_groups(lines: list[str]) -> list[int]:
     from drain3 import TemplateMiner
 
@@ -106,6 +127,7 @@ def measure(system: str, path: Path) -> dict[str, Any]:
     online, online_s = timed(lambda: erroracle_issues(lines, 1))
     bulk, bulk_s = timed(lambda: erroracle_issues(lines, 1_000))
     assert online == bulk, f"{system}: online and bulk grouping differ"
+    assert lake_issues(lines) == bulk, f"{system}: the lake's issues differ from the command's"
     theirs, theirs_s = timed(lambda: drain3_groups(lines))
     stage_online_s, stage_bulk_s = grouping_stage(lines, 1), grouping_stage(lines, 1_000)
     return {
