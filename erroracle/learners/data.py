@@ -161,7 +161,10 @@ def build_datasets(
         )
         .materialize()
     )
-    train = examples.map_batches(_split(False), batch_format="pyarrow").materialize()
+    # the files' own order (knowledge base, crawls, apps) is not an order to learn in: blocks
+    # are shuffled here, rows within a window by each worker (learners.train._batches)
+    train = (examples.map_batches(_split(False), batch_format="pyarrow")
+             .randomize_block_order(seed=train_cfg.seed).materialize())
     validation = examples.map_batches(_split(True), batch_format="pyarrow").materialize()
     return TrainingData(train, validation, labeler.space, _lineage(examples, until))
 

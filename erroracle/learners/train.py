@@ -38,6 +38,8 @@ __all__ = ["EVAL_BATCH_SIZE", "build_trainer", "train_loop_per_worker"]
 # between trials that train with different batch sizes.
 EVAL_BATCH_SIZE = 32
 _FAIL_DELAY_S = 5.0
+#: Rows mixed at a time when training batches are drawn (token ids of 256 at most: a few MB).
+SHUFFLE_ROWS = 2_048
 
 
 def _initial_model(config: dict[str, Any]) -> tuple[ErrorModel, dict[str, Any] | None, int]:
@@ -66,8 +68,14 @@ def _solution_embeddings(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return model(batch["solution_input_ids"], batch["solution_attention_mask"]).embedding
 
 
-def _batches(shard, batch_size: int, collate: Collator, device: torch.device):
-    for batch in shard.iter_torch_batches(batch_size=batch_size, collate_fn=collate):
+def _batches(shard, batch_size: int, collate: Collator, device: torch.device,
+             shuffle_seed: int | None = None):
+    """Batches on the device. With ``shuffle_seed``, rows are mixed in a buffer of
+    ``SHUFFLE_ROWS`` (the lake's files arrive in their own order: the knowledge base, then the
+    crawls, then the apps), with a seed per pass so each pass sees another order."""
+    shuffle = ({"local_shuffle_buffer_size": SHUFFLE_ROWS, "local_shuffle_seed": shuffle_seed}
+               if shuffle_seed is not None else {})
+    for batch in shard.iter_torch_batches(batch_size=batch_size, collate_fn=collate, **shuffle):
         yield {name: tensor.to(device) for name, tensor in batch.items()}
 
 
@@ -156,9 +164,12 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         else contextlib.nullcontext()
     )
     window_loss, window_steps, window_samples, window_start = 0.0, 0, 0, time.perf_counter()
+    passes = 0
     while step < hp.max_steps:
         empty = True
-        for batch in _batches(train_shard, hp.batch_size, collate, device):
+        seed = hp.seed + 7_919 * passes + rank
+        passes += 1
+        for batch in _batches(train_shard, hp.batch_size, collate, device, shuffle_seed=seed):
             empty = False
             _maybe_fail(config, step, rank, world)
             with autocast:

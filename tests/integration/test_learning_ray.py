@@ -91,3 +91,26 @@ def test_a_two_trial_sweep_saves_the_best_configuration(lake):
     effective = effective_train_config(config)
     assert effective.lr == summary.best["lr"] and effective.dropout == summary.best["dropout"]
     assert effective_train_config(config, lr=1e-3).lr == 1e-3  # explicit flags still win
+
+
+def test_training_batches_mix_the_lake_and_change_order_each_pass(ray_local):
+    import torch
+
+    from erroracle.learners.train import _batches
+
+    # Two "files" in lake order: 300 rows of one source, then 300 of another.
+    data = ray_local.data.from_items([{"n": n} for n in range(600)], override_num_blocks=2)
+
+    def collate(batch):
+        return {"n": torch.as_tensor(batch["n"])}
+
+    def order(seed):
+        return [int(n) for b in _batches(data.iterator(), 50, collate, torch.device("cpu"),
+                                         shuffle_seed=seed) for n in b["n"]]
+
+    plain = [int(n) for b in _batches(data.iterator(), 50, collate, torch.device("cpu"))
+             for n in b["n"]]
+    first, again, other = order(1), order(1), order(2)
+    assert plain == list(range(600))
+    assert sorted(first) == plain and first == again and first != other
+    assert any(n >= 300 for n in first[:50])  # the first batch already holds the second file
