@@ -23,6 +23,8 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from erroracle.client._secret_names import NEEDLES, scrub_names
+
 __all__ = ["Scrubber", "filtered", "scrub_text", "scrub_value"]
 
 MAX_DEPTH = 20
@@ -93,17 +95,6 @@ def _keep_name(kind: str) -> Callable[[re.Match[str]], str]:
     return replace
 
 
-def _named_secret(match: re.Match[str]) -> str:
-    name = match.group(1).lower()
-    kind = "password" if re.match(r"\W*(password|passwd|pwd)", name) else "secret"
-    return match.group(1) + filtered(kind)
-
-
-_SECRET_WORDS = (
-    r"password|passwd|pwd|secret|client[_-]?secret|api[_-]?key|apikey|access[_-]?token"
-    r"|auth[_-]?token|refresh[_-]?token|token|private[_-]?key|secret[_-]?key"
-)
-
 # A gate is a cheap test that a rule's pattern needs to pass (a literal it must contain), so that
 # ordinary text skips most regexes: capture runs on the app's thread and must stay well under 1 ms.
 Gate = Callable[[str, str], bool]
@@ -126,6 +117,14 @@ def _always(text: str, lower: str) -> bool:
     return True
 
 
+class _Whole:
+    """A rule applied as a function of the whole text (``sub`` calls it once)."""
+
+    def __init__(self) -> None:
+        self.sub = lambda replace, text: replace(text)
+
+
+_NAMES = _Whole()
 _AWS_PREFIXES = ("AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AIPA", "ANPA", "AROA", "APKA")
 
 # Order matters: whole blocks and structured tokens first, generic key=value forms last.
@@ -190,14 +189,7 @@ _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str], Gate]]
         _keep_name("password"),
         lambda text, lower: "://" in text and "@" in text,
     ),
-    (
-        re.compile(
-            rf"(\b(?i:{_SECRET_WORDS})\b[\"']?\s*[:=]\s*[\"']?)"
-            r"(?!\[Filtered:|\*{3,})[^\s\"',;&}<>]{3,}"
-        ),
-        _named_secret,
-        _contains_lower("pass", "pwd", "secret", "key", "token"),
-    ),
+    (_NAMES, scrub_names, _contains_lower(*NEEDLES)),
     (
         re.compile(
             r"(?<![\w.+-])(?!git@)[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
