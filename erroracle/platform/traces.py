@@ -109,10 +109,41 @@ def _python_frame(match: re.Match[str]) -> Frame:
     )
 
 
+_PY_START = "Traceback (most recent call last)"
+# Markdown fences and the HTML that issue and forum bodies wrap traces in end a message like a
+# blank line does.
+_WRAPPER = re.compile(r"^\s*(?:```|~~~|</?(?:details|summary|pre|code|blockquote)\b[^>]*>)",
+                      re.I)
+_QUOTE = re.compile(r"^(?:\s*>)+ ?")
+
+
+def _python_region(lines: list[str]) -> list[str]:
+    """The lines from the first traceback on, as Python printed them: without the prose,
+    prompt or command line before it, the ``>`` of a quote, the fences and tags around it, and
+    doubled backslashes in its paths (a traceback pasted from a JSON string or a repr)."""
+    start = next((i for i, line in enumerate(lines) if _PY_START in line), None)
+    if start is None:
+        start = next((i for i, line in enumerate(lines) if _PY_FRAME.match(line)), 0)
+    quoted = bool(_QUOTE.match(lines[start]))
+    region = []
+    for line in lines[start:]:
+        if quoted:
+            line = _QUOTE.sub("", line, count=1)
+        if _WRAPPER.match(line):
+            line = ""
+        if 'File "' in line and "\\\\" in line:
+            line = line.replace("\\\\", "\\")
+        region.append(line)
+    first = region[0]
+    if _PY_START in first and first[: first.index(_PY_START)].strip():
+        region[0] = first[first.index(_PY_START) :]  # a prompt or a log prefix on its line
+    return region
+
+
 def _parse_python(lines: list[str]) -> ParsedTrace:
     blocks: list[tuple[list[Frame], list[str]]] = [([], [])]
     in_frames = closed = False
-    lines = _dedent_to(lines, "Traceback (most recent call last)")
+    lines = _dedent_to(_python_region(lines), _PY_START)
     for index, raw in enumerate(lines):
         line = re.sub(r"^\s*[|+]\s?", "", raw) if raw.lstrip().startswith(("|", "+")) else raw
         if _PY_CHAIN.match(line.strip()):

@@ -210,3 +210,42 @@ def test_real_trace_in_the_stackoverflow_sample(shared_data):
         text = html.unescape(re.sub(r"<[^>]+>", "", body))
         found.append(parse_trace(text[text.index("Traceback") :]).error_type)
     assert "UnicodeDecodeError" in found
+
+
+EMBEDDED = {
+    "after prose and a prompt": (
+        "I ran my script and got this:\n\n$ python app.py\nTraceback (most recent call last):\n"
+        '  File "app.py", line 3, in <module>\n    main()\n  File "app.py", line 2, in main\n'
+        '    raise ValueError("bad")\nValueError: bad\n\nAny idea?',
+        "ValueError", "bad", "app.py"),
+    "in a fence, then prose": (
+        "Steps:\n```\nTraceback (most recent call last):\n"
+        '  File "/usr/lib/python3.11/site-packages/x/y.py", line 10, in f\n    g()\n'
+        "KeyError: 'user'\n```\nThanks, and the same happens on 3.12",
+        "KeyError", "'user'", "/usr/lib/python3.11/site-packages/x/y.py"),
+    "in <details>, with doubled backslashes": (
+        "<details><summary>Trace</summary>\n\n```python\nTraceback (most recent call last):\n"
+        '  File "C:\\\\Users\\\\me\\\\app.py", line 1, in <module>\n    import foo\n'
+        "ModuleNotFoundError: No module named 'foo'\n```\n</details>",
+        "ModuleNotFoundError", "No module named 'foo'", "C:\\Users\\me\\app.py"),
+    "quoted with >": (
+        "> Traceback (most recent call last):\n>   File \"a.py\", line 1, in <module>\n"
+        ">     x()\n> NameError: name 'x' is not defined\n",
+        "NameError", "name 'x' is not defined", "a.py"),
+    "indented, prose right after": (
+        "    Traceback (most recent call last):\n      File \"a.py\", line 1, in <module>\n"
+        "        x()\n    TypeError: 'NoneType' object is not callable\n\nsome more text",
+        "TypeError", "'NoneType' object is not callable", "a.py"),
+    "after a log prefix on the same line": (
+        "2024-05-01 12:00:00 ERROR worker Traceback (most recent call last):\n"
+        '  File "w.py", line 9, in run\n    step()\nRuntimeError: step failed',
+        "RuntimeError", "step failed", "w.py"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EMBEDDED))
+def test_python_tracebacks_are_found_wherever_they_start(name):
+    text, error_type, message, last_file = EMBEDDED[name]
+    parsed = parse_trace(text)
+    assert (parsed.language, parsed.error_type, parsed.message) == ("python", error_type, message)
+    assert parsed.frames[-1].file == last_file
