@@ -1,4 +1,5 @@
-"""Parse stack traces of Python, JVM, JavaScript/Node, Go and .NET into type, message and frames.
+"""Parse stack traces of Python, JVM, JavaScript/Node, Go, .NET, Ruby and PHP into type, message
+and frames.
 
 :func:`parse_trace` never raises: text that is not a trace comes back unchanged as the message,
 with no frames. The error a trace is about is the exception that reached the top: the last one of
@@ -12,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from erroracle.platform.records import Frame
+from erroracle.platform.traces_ruby_php import PHP_HEAD_LINE, RUBY_HEAD, parse_php, parse_ruby
 
 __all__ = ["ParsedTrace", "parse_trace", "split_error_line"]
 
@@ -318,6 +320,10 @@ def _language(lines: list[str]) -> str | None:
         return "python"
     if re.match(r"^(panic|fatal error): ", lines[0]) and "goroutine " in text:
         return "go"
+    if RUBY_HEAD.match(lines[0].strip()):
+        return "ruby"
+    if PHP_HEAD_LINE.search(text) and ("Stack trace:" in text or " on line " in text):
+        return "php"
     if (
         re.search(r"^\s*at .+ in .+:line \d+\s*$", text, re.M)
         or "--- End of inner exception" in text
@@ -339,6 +345,8 @@ def _language(lines: list[str]) -> str | None:
 _PARSERS = {
     "python": _parse_python,
     "go": _parse_go,
+    "ruby": lambda lines: ParsedTrace("ruby", *parse_ruby(lines)),
+    "php": lambda lines: ParsedTrace("php", *parse_php(lines)),
     "javascript": _parse_js,
     "jvm": lambda lines: _parse_exception_chain(lines, "jvm"),
     "dotnet": lambda lines: _parse_exception_chain(lines, "dotnet"),
@@ -356,7 +364,7 @@ def parse_trace(text: str) -> ParsedTrace:
         return ParsedTrace(None, error_type, message if error_type else text)
     try:
         parsed = _PARSERS[language](lines)
-    except (IndexError, ValueError):
+    except (IndexError, ValueError, StopIteration, AttributeError):
         return ParsedTrace(None, None, text)
     if parsed.error_type is None and not parsed.frames:
         return ParsedTrace(None, None, text)

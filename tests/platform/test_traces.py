@@ -249,3 +249,32 @@ def test_python_tracebacks_are_found_wherever_they_start(name):
     parsed = parse_trace(text)
     assert (parsed.language, parsed.error_type, parsed.message) == ("python", error_type, message)
     assert parsed.frames[-1].file == last_file
+
+
+def test_ruby_traces_old_and_new_quoting():
+    old = parse_trace("app.rb:3:in `divide': divided by 0 (ZeroDivisionError)\n"
+                      "\tfrom app.rb:7:in `<main>'")
+    assert (old.language, old.error_type, old.message) == ("ruby", "ZeroDivisionError",
+                                                           "divided by 0")
+    assert [(f.function, f.line) for f in old.frames] == [("<main>", 7), ("divide", 3)]
+    new = parse_trace(
+        "/usr/lib/ruby/3.4.0/json/common.rb:221:in 'JSON::Ext::Parser.parse': unexpected token "
+        "at 'x' (JSON::ParserError)\n\tfrom /usr/lib/ruby/3.4.0/json/common.rb:221:in "
+        "'JSON.parse'\n\tfrom app/models/user.rb:12:in 'User#load'\n\tfrom main.rb:3:in '<main>'")
+    assert new.error_type == "JSON::ParserError" and new.message == "unexpected token at 'x'"
+    assert new.frames[-1].in_app is False and new.frames[1].function == "load"
+    assert new.frames[1].in_app is True
+
+
+def test_php_uncaught_exceptions_and_warnings():
+    fatal = parse_trace(
+        "PHP Fatal error:  Uncaught Exception: Database is down in /var/www/app/src/Db.php:42\n"
+        "Stack trace:\n#0 /var/www/app/src/Repo.php(17): App\\Db->connect()\n"
+        "#1 /var/www/vendor/lib/Router.php(8): App\\Repo->find()\n#2 {main}\n"
+        "  thrown in /var/www/app/src/Db.php on line 42")
+    assert (fatal.language, fatal.error_type, fatal.message) == ("php", "Exception",
+                                                                 "Database is down")
+    assert [(f.function, f.module, f.in_app) for f in fatal.frames] == [
+        ("find", "App\\Repo", False), ("connect", "App\\Db", True)]
+    warning = parse_trace("PHP Warning:  Undefined variable $x in /var/www/a.php on line 3")
+    assert (warning.error_type, warning.message) == ("Warning", "Undefined variable $x")
