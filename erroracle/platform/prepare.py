@@ -13,6 +13,7 @@ from erroracle.platform.issue_book import IssueBook
 from erroracle.platform.records import ErrorRecord, parse_json_object, parse_record
 from erroracle.platform.store import assign_issues
 from erroracle.platform.traces import parse_trace
+from erroracle.platform.vendor_secrets import VendorSecrets
 
 __all__ = ["RecordPreparer", "describe_error", "describe_errors"]
 
@@ -22,12 +23,17 @@ _TEXT_FIELDS = ("message", "stack_trace", "title", "body", "solution", "url", "s
 class RecordPreparer:
     """Scrub a record's text, fill type/message/frames from its trace, and fingerprint it.
 
+    Text goes through the scrubber the client library shares (sensitive names, credentials in
+    URLs and headers, emails, cards, ...) and then through gitleaks' vendor rules
+    (:mod:`erroracle.platform.vendor_secrets`).
+
     Args:
         scrubber: the configured scrubber (built-in rules plus the config's extras).
     """
 
     def __init__(self, scrubber: Scrubber | None = None) -> None:
         self.scrubber = scrubber or Scrubber()
+        self.vendor_secrets = VendorSecrets.bundled()
 
     @classmethod
     def for_config(cls, config: Any) -> RecordPreparer:
@@ -38,7 +44,7 @@ class RecordPreparer:
         raw = data.model_dump() if isinstance(data, ErrorRecord) else dict(data)
         for name in _TEXT_FIELDS:
             if isinstance(raw.get(name), str):
-                raw[name] = self.scrubber.text(raw[name])
+                raw[name] = self.vendor_secrets.scrub(self.scrubber.text(raw[name]))
         record = parse_record(raw)
         updates: dict[str, Any] = {}
         trace_text = record.stack_trace or (record.message if "\n" in record.message else "")
