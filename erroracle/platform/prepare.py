@@ -10,7 +10,13 @@ from erroracle.client.scrubber import Scrubber
 from erroracle.errors import ValidationError
 from erroracle.platform.fingerprint import fingerprint, record_template
 from erroracle.platform.issue_book import IssueBook
-from erroracle.platform.records import ErrorRecord, parse_json_object, parse_record
+from erroracle.platform.records import (
+    FIELD_LIMITS,
+    ErrorRecord,
+    parse_json_object,
+    parse_record,
+    truncate_text,
+)
 from erroracle.platform.store import assign_issues
 from erroracle.platform.traces import parse_trace
 from erroracle.platform.vendor_secrets import VendorSecrets
@@ -18,6 +24,8 @@ from erroracle.platform.vendor_secrets import VendorSecrets
 __all__ = ["RecordPreparer", "describe_error", "describe_errors"]
 
 _TEXT_FIELDS = ("message", "stack_trace", "title", "body", "solution", "url", "source_id")
+#: Characters kept beyond a field's limit while scrubbing, so that no secret is cut in two.
+CUT_MARGIN = 1_024
 
 
 class RecordPreparer:
@@ -44,7 +52,10 @@ class RecordPreparer:
         raw = data.model_dump() if isinstance(data, ErrorRecord) else dict(data)
         for name in _TEXT_FIELDS:
             if isinstance(raw.get(name), str):
-                raw[name] = self.vendor_secrets.scrub(self.scrubber.text(raw[name]))
+                # cut first (the record keeps no more), with a margin so that a secret across
+                # the final cut is still whole when it is scrubbed: time stays bounded
+                text = truncate_text(raw[name], FIELD_LIMITS[name] + CUT_MARGIN)
+                raw[name] = self.vendor_secrets.scrub(self.scrubber.text(text))
         record = parse_record(raw)
         updates: dict[str, Any] = {}
         trace_text = record.stack_trace or (record.message if "\n" in record.message else "")

@@ -153,12 +153,15 @@ def _parse_python(lines: list[str]) -> ParsedTrace:
             in_frames = closed = False
             continue
         if line.startswith("Traceback (most recent call last)") or "Exception Group" in line:
+            if blocks[-1][0] and blocks[-1][1] and not raw.lstrip().startswith(("|", "+")):
+                break  # another, separate traceback: the first one is the error reported
             in_frames, closed = True, False
             continue
         frame = _PY_FRAME.match(line)
         if frame:
             blocks[-1][0].append(_python_frame(frame))
-            in_frames = True
+            blocks[-1][1].clear()  # text between frames (a truncation marker) is no message
+            in_frames, closed = True, False
             continue
         followed_by_frame = index + 1 < len(lines) and _PY_FRAME.match(lines[index + 1])
         if in_frames and (

@@ -278,3 +278,14 @@ def test_php_uncaught_exceptions_and_warnings():
         ("find", "App\\Repo", False), ("connect", "App\\Db", True)]
     warning = parse_trace("PHP Warning:  Undefined variable $x in /var/www/a.php on line 3")
     assert (warning.error_type, warning.message) == ("Warning", "Undefined variable $x")
+
+
+def test_of_separate_tracebacks_the_first_is_the_error_and_a_cut_one_still_parses():
+    first = ('Traceback (most recent call last):\n  File "<stdin>", line 1, in <module>\n'
+             "UnicodeDecodeError: 'ascii' codec can't decode byte 0xc3\n\nthen I tried:\n")
+    second = ('Traceback (most recent call last):\n  File "<stdin>", line 1, in <module>\n'
+              "TypeError: coercing to Unicode\n")
+    assert parse_trace(first + second).error_type == "UnicodeDecodeError"
+    frames = 'Traceback (most recent call last):\n' + '  File "x.py", line 1, in f\n    g()\n' * 50
+    cut = frames[:700] + "\n…[truncated 9000 chars]…\n" + frames[-700:] + "ValueError: x"
+    assert (parse_trace(cut).error_type, parse_trace(cut).message) == ("ValueError", "x")
