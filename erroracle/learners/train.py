@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+import pyarrow.compute as pc
 import torch
 import torch.distributed as dist
 
@@ -38,7 +40,8 @@ __all__ = ["EVAL_BATCH_SIZE", "build_trainer", "train_loop_per_worker"]
 # between trials that train with different batch sizes.
 EVAL_BATCH_SIZE = 32
 _FAIL_DELAY_S = 5.0
-#: Rows mixed at a time when training batches are drawn (token ids of 256 at most: a few MB).
+#: Rows mixed, and then sorted by length, at a time when training batches are drawn (token ids
+#: of 256 at most: a few MB).
 SHUFFLE_ROWS = 2_048
 
 
@@ -70,13 +73,30 @@ def _solution_embeddings(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
 
 def _batches(shard, batch_size: int, collate: Collator, device: torch.device,
              shuffle_seed: int | None = None):
-    """Batches on the device. With ``shuffle_seed``, rows are mixed in a buffer of
-    ``SHUFFLE_ROWS`` (the lake's files arrive in their own order: the knowledge base, then the
-    crawls, then the apps), with a seed per pass so each pass sees another order."""
-    shuffle = ({"local_shuffle_buffer_size": SHUFFLE_ROWS, "local_shuffle_seed": shuffle_seed}
-               if shuffle_seed is not None else {})
-    for batch in shard.iter_torch_batches(batch_size=batch_size, collate_fn=collate, **shuffle):
-        yield {name: tensor.to(device) for name, tensor in batch.items()}
+    """Batches on the device, in the shard's order; or, with ``shuffle_seed``, mixed.
+
+    Mixed means: rows are shuffled in a buffer (the lake's files arrive in their own order: the
+    knowledge base, then the crawls, then the apps), taken ``SHUFFLE_ROWS`` at a time, sorted by
+    length within that window and cut into batches whose order is shuffled again. A batch is
+    padded to its longest text, so batches of similar lengths cost the least; a seed per pass
+    gives each pass another order.
+    """
+    if shuffle_seed is None:
+        for batch in shard.iter_torch_batches(batch_size=batch_size, collate_fn=collate):
+            yield {name: tensor.to(device) for name, tensor in batch.items()}
+        return
+    order = random.Random(shuffle_seed)
+    windows = shard.iter_batches(batch_size=SHUFFLE_ROWS, batch_format="pyarrow",
+                                 local_shuffle_buffer_size=SHUFFLE_ROWS,
+                                 local_shuffle_seed=shuffle_seed)
+    for window in windows:
+        lengths = pc.list_value_length(window["input_ids"]).to_numpy(zero_copy_only=False)
+        by_length = lengths.argsort(kind="stable")
+        chunks = [by_length[i : i + batch_size] for i in range(0, len(by_length), batch_size)]
+        order.shuffle(chunks)
+        for rows in chunks:
+            batch = collate(window.take(rows))
+            yield {name: tensor.to(device) for name, tensor in batch.items()}
 
 
 def _all_sum(values: list[float], device: torch.device) -> list[float]:

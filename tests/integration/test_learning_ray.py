@@ -93,24 +93,30 @@ def test_a_two_trial_sweep_saves_the_best_configuration(lake):
     assert effective_train_config(config, lr=1e-3).lr == 1e-3  # explicit flags still win
 
 
-def test_training_batches_mix_the_lake_and_change_order_each_pass(ray_local):
+def test_training_batches_mix_the_lake_group_lengths_and_change_order_each_pass(ray_local):
     import torch
 
-    from erroracle.learners.train import _batches
+    from erroracle.learners.train import SHUFFLE_ROWS, _batches
 
-    # Two "files" in lake order: 300 rows of one source, then 300 of another.
-    data = ray_local.data.from_items([{"n": n} for n in range(600)], override_num_blocks=2)
+    # Two "files" in lake order: short texts, then long ones; n says where a row came from.
+    rows = [{"n": n, "input_ids": [1] * (3 + n % 7 if n < 3000 else 200 + n % 50)}
+            for n in range(6000)]
+    data = ray_local.data.from_items(rows, override_num_blocks=2)
 
-    def collate(batch):
-        return {"n": torch.as_tensor(batch["n"])}
+    def collate(table):
+        return {"n": torch.as_tensor(table["n"].to_numpy()),
+                "length": torch.as_tensor([len(ids) for ids in table["input_ids"].to_pylist()])}
 
-    def order(seed):
-        return [int(n) for b in _batches(data.iterator(), 50, collate, torch.device("cpu"),
-                                         shuffle_seed=seed) for n in b["n"]]
+    def batches(seed):
+        return list(_batches(data.iterator(), 32, collate, torch.device("cpu"), shuffle_seed=seed))
 
-    plain = [int(n) for b in _batches(data.iterator(), 50, collate, torch.device("cpu"))
-             for n in b["n"]]
-    first, again, other = order(1), order(1), order(2)
-    assert plain == list(range(600))
-    assert sorted(first) == plain and first == again and first != other
-    assert any(n >= 300 for n in first[:50])  # the first batch already holds the second file
+    first, again, other = batches(1), batches(1), batches(2)
+    order = [int(n) for batch in first for n in batch["n"]]
+    assert sorted(order) == list(range(6000)) and len(first) >= 6000 // 32
+    assert order == [int(n) for batch in again for n in batch["n"]]
+    assert order != [int(n) for batch in other for n in batch["n"]]
+    assert any(n >= 3000 for n in order[:SHUFFLE_ROWS // 4])  # long texts come early, too
+    # within a batch the lengths are close: only the one batch of each window that holds both
+    # the window's longest short text and its shortest long one pads a short text to 200 tokens
+    mixed = [b for b in first if int(b["length"].max()) - int(b["length"].min()) >= 60]
+    assert len(mixed) <= -(-6000 // SHUFFLE_ROWS)
