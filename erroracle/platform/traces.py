@@ -345,6 +345,12 @@ def _language(lines: list[str]) -> str | None:
     return None
 
 
+def _one_line_language(line: str) -> str | None:
+    if RUBY_HEAD.match(line):
+        return "ruby"
+    return "php" if PHP_HEAD_LINE.match(line) and " on line " in line else None
+
+
 _PARSERS = {
     "python": _parse_python,
     "go": _parse_go,
@@ -361,7 +367,8 @@ def parse_trace(text: str) -> ParsedTrace:
     if not text or not text.strip():
         return ParsedTrace(None, None, text or "")
     lines = text.replace("\r\n", "\n").replace("\r", "\n").strip("\n").split("\n")
-    language = _language(lines)
+    # one line is a trace only as Ruby's head line or a PHP report; the other checks need more
+    language = _language(lines) if len(lines) > 1 else _one_line_language(lines[0].strip())
     if language is None:
         error_type, message = split_error_line(text.strip()) if len(lines) == 1 else (None, text)
         return ParsedTrace(None, error_type, message if error_type else text)
