@@ -68,8 +68,12 @@ def _keep(value: str, spaced_colon: bool) -> bool:
 
 
 # name, separator (=, :, or a quoted JSON key's ": "), then a quoted or a bare value
+# The name must hold a fragment (so that "full: password=x" is read at "password", not at
+# "full"); sensitive() then decides (it leaves "author" alone).
+_NAME = (r"(?<![\w.-])(?=[A-Za-z_])[\w.-]*?(?i:pass|pwd|secret|token|api_?key|apikey|access_?key"
+         r"|account_?key|private_?key|session|cookie|credential|auth|_key)[\w.-]*")
 _ASSIGNED = re.compile(
-    r"(?P<name>(?<![\w.-])[A-Za-z_][\w.-]*)(?P<sep>[\"']?\s*[:=]\s*)"
+    rf"(?P<name>{_NAME})(?P<sep>[\"']?\s*[:=]\s*)"
     r"(?:(?P<quote>[\"'])(?P<quoted>[^\"'\n]{1,500})(?P=quote)"
     r"|(?P<bare>\[Filtered:\w+\]|[^\s\"',;&}<>)\]]+))"
 )

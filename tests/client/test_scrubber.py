@@ -111,6 +111,7 @@ POSITIVES = [
     ("boto3 read aws_secret_access_key=AbCdEf1234567890abcdEFGH12 from env", "secret",
      "AbCdEf1234567890abcdEFGH12"),
     ("PGPASSWORD=s3cr3tPa55 psql -h db -U app", "password", "s3cr3tPa55"),
+    ("disk almost full: password=hunter2", "password", "hunter2"),
     ("DefaultEndpointsProtocol=https;AccountName=acme;AccountKey=Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MA=="
      ";EndpointSuffix=core.windows.net", "secret", "Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MA=="),
     ("DD_API_KEY=0123456789abcdef0123456789abcdef datadog-agent start", "secret",
