@@ -70,11 +70,14 @@ class IssueRoutes:
         return await self._timed("issue-merge", self._merge, issue, request)
 
     async def _merge(self, issue: str, request: Request) -> Response:
+        return await self._correct(request, MergeRequest, lambda body, by: self.store.issues.merge(
+            issue, body.issue, by=by))
+
+    async def _correct(self, request: Request, schema: type, apply: Any) -> Response:
+        """A person's correction: admin scope, a validated body, one line in the issue log."""
         key = self._authorize(bearer(request), "admin")
-        body = validated(MergeRequest, await self._json(request))
-        entry = await run_in_threadpool(
-            self._call, lambda: self.store.issues.merge(issue, body.issue, by=key.name))
-        return JSONResponse(entry)
+        body = validated(schema, await self._json(request))
+        return JSONResponse(await run_in_threadpool(self._call, apply, body, key.name))
 
     @api.post(ISSUES + "/{issue}/split", tags=["issues"],
               summary="Move one fingerprint out of this issue into an issue of its own (admin)")
@@ -82,8 +85,5 @@ class IssueRoutes:
         return await self._timed("issue-split", self._split, issue, request)
 
     async def _split(self, issue: str, request: Request) -> Response:
-        key = self._authorize(bearer(request), "admin")
-        body = validated(SplitRequest, await self._json(request))
-        entry = await run_in_threadpool(
-            self._call, lambda: self.store.issues.split(issue, body.fingerprint, by=key.name))
-        return JSONResponse(entry)
+        return await self._correct(request, SplitRequest, lambda body, by: self.store.issues.split(
+            issue, body.fingerprint, by=by))
