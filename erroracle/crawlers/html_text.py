@@ -83,18 +83,19 @@ def markdown_code_blocks(text: str) -> list[str]:
 
 def question_error(title: str, markup: str) -> QuestionError:
     """The error an HTML question shows (see :func:`error_in_blocks`)."""
-    return error_in_blocks(title, code_blocks(markup))
+    return error_in_blocks(title, code_blocks(markup), html_to_text(markup))
 
 
-def error_in_blocks(title: str, blocks: list[str]) -> QuestionError:
-    """The error a post shows: a stack trace from its code blocks when there is one, else an
-    error line (``TypeError: ...``), else its title."""
+def error_in_blocks(title: str, blocks: list[str], text: str = "") -> QuestionError:
+    """The error a post shows: a stack trace from its code blocks, else one anywhere in its
+    ``text`` (people paste traces without fences), else an error line (``TypeError: ...``) of
+    the blocks or the text, else its title."""
     title = html.unescape(title or "").strip()
-    for block in blocks:
+    for block in [*blocks, text]:
         parsed = parse_trace(block)
-        if parsed.language is not None and parsed.frames:
+        if parsed.language is not None and (parsed.frames or parsed.error_type):
             return QuestionError(parsed.error_type, parsed.message or title, block.strip())
-    for block in blocks:
+    for block in [*blocks, text]:
         for line in block.splitlines():
             error_type, message = split_error_line(line.strip())
             if error_type:

@@ -13,6 +13,14 @@ import re
 from dataclasses import dataclass, field
 
 from erroracle.platform.records import Frame
+from erroracle.platform.trace_text import (
+    PY_FRAME,
+    PY_START,
+    from_head,
+    go_region,
+    python_region,
+    unescaped,
+)
 from erroracle.platform.traces_ruby_php import PHP_HEAD_LINE, RUBY_HEAD, parse_php, parse_ruby
 
 __all__ = ["ParsedTrace", "parse_trace", "split_error_line"]
@@ -88,7 +96,6 @@ def _python_module(path: str) -> str | None:
 
 # -- Python --------------------------------------------------------------------------------------
 
-_PY_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<func>.+))?$')
 _PY_CHAIN = re.compile(r"^(During handling of the above exception|The above exception was)")
 
 
@@ -111,41 +118,20 @@ def _python_frame(match: re.Match[str]) -> Frame:
     )
 
 
-_PY_START = "Traceback (most recent call last)"
-# Markdown fences and the HTML that issue and forum bodies wrap traces in end a message like a
-# blank line does.
-_WRAPPER = re.compile(r"^\s*(?:```|~~~|</?(?:details|summary|pre|code|blockquote)\b[^>]*>)",
-                      re.I)
-_QUOTE = re.compile(r"^(?:\s*>)+ ?")
-
-
-def _python_region(lines: list[str]) -> list[str]:
-    """The lines from the first traceback on, as Python printed them: without the prose,
-    prompt or command line before it, the ``>`` of a quote, the fences and tags around it, and
-    doubled backslashes in its paths (a traceback pasted from a JSON string or a repr)."""
-    start = next((i for i, line in enumerate(lines) if _PY_START in line), None)
-    if start is None:
-        start = next((i for i, line in enumerate(lines) if _PY_FRAME.match(line)), 0)
-    quoted = bool(_QUOTE.match(lines[start]))
-    region = []
-    for line in lines[start:]:
-        if quoted:
-            line = _QUOTE.sub("", line, count=1)
-        if _WRAPPER.match(line):
-            line = ""
-        if 'File "' in line and "\\\\" in line:
-            line = line.replace("\\\\", "\\")
-        region.append(line)
-    first = region[0]
-    if _PY_START in first and first[: first.index(_PY_START)].strip():
-        region[0] = first[first.index(_PY_START) :]  # a prompt or a log prefix on its line
-    return region
+def _python_error(tail: list[str]) -> tuple[str | None, str]:
+    """The exception line that ends a traceback, past source lines pasted without their indent."""
+    text = "\n".join(tail).strip()
+    if split_error_line(text.split("\n", 1)[0], in_trace=True)[0] is None:
+        start = next((i for i, line in enumerate(tail) if _ERROR_LINE.match(line.strip())), None)
+        if start is not None:
+            text = "\n".join(tail[start:]).strip()
+    return split_error_line(text, in_trace=True)
 
 
 def _parse_python(lines: list[str]) -> ParsedTrace:
     blocks: list[tuple[list[Frame], list[str]]] = [([], [])]
     in_frames = closed = False
-    lines = _dedent_to(_python_region(lines), _PY_START)
+    lines = _dedent_to(python_region(lines), "Traceback (most recent call last)")
     for index, raw in enumerate(lines):
         line = re.sub(r"^\s*[|+]\s?", "", raw) if raw.lstrip().startswith(("|", "+")) else raw
         if _PY_CHAIN.match(line.strip()):
@@ -157,13 +143,13 @@ def _parse_python(lines: list[str]) -> ParsedTrace:
                 break  # another, separate traceback: the first one is the error reported
             in_frames, closed = True, False
             continue
-        frame = _PY_FRAME.match(line)
+        frame = PY_FRAME.match(line)
         if frame:
             blocks[-1][0].append(_python_frame(frame))
             blocks[-1][1].clear()  # text between frames (a truncation marker) is no message
             in_frames, closed = True, False
             continue
-        followed_by_frame = index + 1 < len(lines) and _PY_FRAME.match(lines[index + 1])
+        followed_by_frame = index + 1 < len(lines) and PY_FRAME.match(lines[index + 1])
         if in_frames and (
             line.startswith("    ")
             or followed_by_frame
@@ -177,8 +163,8 @@ def _parse_python(lines: list[str]) -> ParsedTrace:
         if not closed:
             blocks[-1][1].append(line)
     frames, tail = next(((f, t) for f, t in reversed(blocks) if t), blocks[-1])
-    causes = [split_error_line("\n".join(t).strip(), in_trace=True) for _, t in blocks[:-1] if t]
-    error_type, message = split_error_line("\n".join(tail).strip(), in_trace=True)
+    causes = [_python_error(t) for _, t in blocks[:-1] if t]
+    error_type, message = _python_error(tail)
     return ParsedTrace("python", error_type, message, frames, [c for c in causes if c[0]])
 
 
@@ -285,7 +271,9 @@ def _parse_go(lines: list[str]) -> ParsedTrace:
     first = lines[0]
     kind, _, message = first.partition(": ")
     error_type = kind
-    if message.startswith("runtime error: "):
+    if kind == "runtime error":
+        error_type = "runtime.Error"
+    elif message.startswith("runtime error: "):
         error_type, message = "runtime.Error", message[len("runtime error: ") :]
     frames: list[Frame] = []
     function: str | None = None
@@ -304,7 +292,9 @@ def _parse_go(lines: list[str]) -> ParsedTrace:
                 )
             )
             function = None
-        elif re.match(r"^[\w./*()-]+\(.*\)$", line.strip()) and not line.startswith("goroutine"):
+        elif line.startswith("created by "):
+            function = line[len("created by ") :].split(" in goroutine")[0].strip()
+        elif re.match(r"^[\w./*()-]+(?:\(.*\))?$", line.strip()) and "." in line:
             function = re.sub(r"\(.*\)$", "", line.strip())
     frames.reverse()
     return ParsedTrace("go", error_type, message.strip(), frames)
@@ -315,15 +305,13 @@ def _parse_go(lines: list[str]) -> ParsedTrace:
 
 def _language(lines: list[str]) -> str | None:
     text = "\n".join(lines)
-    if (
-        "Traceback (most recent call last)" in text
-        or _PY_FRAME.search(text)
-        and re.search(r'^\s*File "', text, re.M)
-    ):
+    if PY_START.search(text) or any(PY_FRAME.match(line) for line in lines):
         return "python"
-    if re.match(r"^(panic|fatal error): ", lines[0]) and "goroutine " in text:
+    if re.search(r"^goroutine \d+ \[", text, re.M) and re.search(
+        r"(?:panic|fatal error|runtime error): ", text
+    ):
         return "go"
-    if RUBY_HEAD.match(lines[0].strip()):
+    if any(RUBY_HEAD.match(line.strip()) for line in lines):
         return "ruby"
     if PHP_HEAD_LINE.search(text) and ("Stack trace:" in text or " on line " in text):
         return "php"
@@ -338,11 +326,15 @@ def _language(lines: list[str]) -> str | None:
         return "jvm"
     if re.search(r"^\s+at (?:.+ \()?[^()\s]+:\d+:\d+\)?$", text, re.M):
         return "javascript"
-    if re.search(r"^\s+at [\w.<>`]+\([^)]*\)\s*$", text, re.M) and _ERROR_LINE.match(
-        lines[0].strip()
+    if re.search(r"^\s+at [\w.<>`]+\([^)]*\)\s*$", text, re.M) and any(
+        _ERROR_LINE.match(line.strip()) for line in lines
     ):
         return "dotnet"
     return None
+
+
+def _ruby_region(lines: list[str]) -> list[str]:
+    return lines[next(i for i, line in enumerate(lines) if RUBY_HEAD.match(line.strip())):]
 
 
 def _one_line_language(line: str) -> str | None:
@@ -353,12 +345,12 @@ def _one_line_language(line: str) -> str | None:
 
 _PARSERS = {
     "python": _parse_python,
-    "go": _parse_go,
-    "ruby": lambda lines: ParsedTrace("ruby", *parse_ruby(lines)),
+    "go": lambda lines: _parse_go(go_region(lines)),
+    "ruby": lambda lines: ParsedTrace("ruby", *parse_ruby(_ruby_region(lines))),
     "php": lambda lines: ParsedTrace("php", *parse_php(lines)),
-    "javascript": _parse_js,
-    "jvm": lambda lines: _parse_exception_chain(lines, "jvm"),
-    "dotnet": lambda lines: _parse_exception_chain(lines, "dotnet"),
+    "javascript": lambda lines: _parse_js(from_head(lines, _JS_FRAME)),
+    "jvm": lambda lines: _parse_exception_chain(from_head(lines, _JVM_FRAME), "jvm"),
+    "dotnet": lambda lines: _parse_exception_chain(from_head(lines, _DOTNET_FRAME), "dotnet"),
 }
 
 
@@ -366,7 +358,7 @@ def parse_trace(text: str) -> ParsedTrace:
     """Parse ``text`` as a stack trace; anything else comes back unchanged as the message."""
     if not text or not text.strip():
         return ParsedTrace(None, None, text or "")
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").strip("\n").split("\n")
+    lines = unescaped(text).replace("\r\n", "\n").replace("\r", "\n").strip("\n").split("\n")
     # one line is a trace only as Ruby's head line or a PHP report; the other checks need more
     language = _language(lines) if len(lines) > 1 else _one_line_language(lines[0].strip())
     if language is None:
