@@ -64,7 +64,9 @@ _NAMED_ERROR = re.compile(
     r"(?:Error|Exception|Throwable|Exit|Interrupt|Fault|Failure|Timeout)"
     r"(?=:\s|:$|\s*$)"
 )
-X
+_KEEP_PREFIX = re.compile(
+    r'^\s*(?:Exception in thread "[^"]*" |Caused by: |Unhandled [Ee]xception)'
+)
 _CHAINED = re.compile(r"^\s*(?:--->|Caused by: )")
 _GLUED_FRAME = re.compile(r"(?<=[a-z])at (?=[\w$.]+\([\w$.-]+\.\w+:\d+\)\s*$)")
 
