@@ -93,7 +93,7 @@ def error_in_blocks(title: str, blocks: list[str], text: str = "") -> QuestionEr
     title = html.unescape(title or "").strip()
     for block in [*blocks, text]:
         parsed = parse_trace(block)
-        if parsed.language is not None and (parsed.frames or parsed.error_type):
+        if parsed.language is not None and parsed.error_type:
             return QuestionError(parsed.error_type, parsed.message or title, block.strip())
     for block in [*blocks, text]:
         for line in block.splitlines():

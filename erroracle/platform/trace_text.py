@@ -23,13 +23,28 @@ _WRAPPER = re.compile(r"^\s*(?:```|~~~|</?(?:details|summary|pre|code|blockquote
                       re.I)
 _QUOTE = re.compile(r"^(?:\s*>)+ ?")
 _ESCAPED_TRACE = re.compile(r"raceback \(most recent call last\):\\n")
+_FLAT_TRACE = re.compile(r'raceback \(most recent call last\):? +File "')
+_FLAT_FRAME = re.compile(r'(?<=\S) +(File "[^"]+", line \d+)')
 
 
 def unescaped(text: str) -> str:
-    """A traceback logged as a repr (``'Traceback ...:\\n  File ...'``) with real newlines."""
-    if not _ESCAPED_TRACE.search(text):
-        return text
-    return text.replace("\\n", "\n").replace("\\'", "'").replace('\\"', '"')
+    """A traceback logged as a repr (``'Traceback ...:\\n  File ...'``) or flattened onto one
+    line (a quote that lost its newlines) with its lines back."""
+    if _ESCAPED_TRACE.search(text):
+        text = text.replace("\\n", "\n").replace("\\'", "'").replace('\\"', '"')
+    if _FLAT_TRACE.search(text):
+        text = "\n".join(_unflattened(line) for line in text.split("\n"))
+    return text
+
+
+def _unflattened(line: str) -> str:
+    if not _FLAT_TRACE.search(line):
+        return line
+    frames = _FLAT_FRAME.sub(r"\n  \1", line).split("\n")
+    errors = list(_NAMED_ERROR_COLON.finditer(frames[-1]))
+    if errors:  # the exception line follows the last frame's source on the same line
+        frames[-1] = frames[-1][: errors[-1].start()] + "\n" + frames[-1][errors[-1].start():]
+    return "\n".join(frames)
 
 
 def python_region(lines: list[str]) -> list[str]:
@@ -64,6 +79,7 @@ _NAMED_ERROR = re.compile(
     r"(?:Error|Exception|Throwable|Exit|Interrupt|Fault|Failure|Timeout)"
     r"(?=:\s|:$|\s*$)"
 )
+_NAMED_ERROR_COLON = re.compile(_NAMED_ERROR.pattern.replace(r"(?=:\s|:$|\s*$)", r"(?=: )"))
 _KEEP_PREFIX = re.compile(
     r'^\s*(?:Exception in thread "[^"]*" |Caused by: |Unhandled [Ee]xception)'
 )

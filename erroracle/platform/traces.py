@@ -39,7 +39,9 @@ class ParsedTrace:
 
 _ERROR_LINE = re.compile(
     r"^(?P<type>(?:[A-Za-z_$][\w$]*[.:]{1,2})*[A-Za-z_$][\w$]*"
-    r"(?:Error|Exception|Exit|Interrupt|Warning|Fault|Failure|Exceeded|Timeout)|Error)"
+    r"(?:Error|Exception|Exit|Interrupt|Warning|Fault|Failure|Exceeded|Timeout)|Error"
+    # any class of a module of exceptions: django.core.exceptions.ImproperlyConfigured
+    r"|(?:[A-Za-z_]\w*\.)*(?:exceptions?|exc|errors?)\.[A-Z]\w*)"
     r"(?: \[(?P<code>[A-Z_]+)\])?(?::[ \t]*(?P<message>.*))?$",
     re.S,
 )
@@ -96,6 +98,7 @@ def _python_module(path: str) -> str | None:
 
 # -- Python --------------------------------------------------------------------------------------
 
+_GROUP_SEPARATOR = re.compile(r"^[-+]*-{4,}(?: \d+ -+| \.\.\.)?.*$")
 _PY_CHAIN = re.compile(r"^(During handling of the above exception|The above exception was)")
 
 
@@ -131,9 +134,17 @@ def _python_error(tail: list[str]) -> tuple[str | None, str]:
 def _parse_python(lines: list[str]) -> ParsedTrace:
     blocks: list[tuple[list[Frame], list[str]]] = [([], [])]
     in_frames = closed = False
+    group_causes: list[tuple[str | None, str]] = []
     lines = _dedent_to(python_region(lines), "Traceback (most recent call last)")
     for index, raw in enumerate(lines):
         line = re.sub(r"^\s*[|+]\s?", "", raw) if raw.lstrip().startswith(("|", "+")) else raw
+        if _GROUP_SEPARATOR.match(line.strip()):
+            # "+---- 1 ----": the group's own traceback has ended; what follows are its members
+            members = [split_error_line(m.strip(), in_trace=True) for m in
+                       (re.sub(r"^\s*[|+]\s?", "", rest) for rest in lines[index + 1:])
+                       if _ERROR_LINE.match(m.strip())]
+            group_causes = [m for m in members if m[0]]
+            break
         if _PY_CHAIN.match(line.strip()):
             blocks.append(([], []))
             in_frames = closed = False
@@ -163,7 +174,7 @@ def _parse_python(lines: list[str]) -> ParsedTrace:
         if not closed:
             blocks[-1][1].append(line)
     frames, tail = next(((f, t) for f, t in reversed(blocks) if t), blocks[-1])
-    causes = [_python_error(t) for _, t in blocks[:-1] if t]
+    causes = [_python_error(t) for _, t in blocks[:-1] if t] + group_causes
     error_type, message = _python_error(tail)
     return ParsedTrace("python", error_type, message, frames, [c for c in causes if c[0]])
 
