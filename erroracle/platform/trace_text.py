@@ -8,8 +8,10 @@ around a trace, and sometimes paste it from a repr (``\\n`` for newlines, double
 from __future__ import annotations
 
 import re
+from collections import Counter
 
-__all__ = ["PY_FRAME", "PY_START", "from_head", "go_region", "python_region", "unescaped"]
+__all__ = ["PY_FRAME", "PY_START", "console_unwrapped", "from_head", "go_region", "python_region",
+           "unescaped"]
 
 #: The header of a Python traceback; a paste that lost its first letter still counts.
 PY_START = re.compile(r"(?:T|t)?raceback \(most recent call last\)")
@@ -120,3 +122,22 @@ def go_region(lines: list[str]) -> list[str]:
         if head:
             return [lines[index][head.start():]] + lines[index + 1:]
     return lines
+
+
+_CONSOLE_WIDTHS = (80, 100, 120, 132)
+
+
+def console_unwrapped(lines: list[str]) -> list[str]:
+    """Lines a console wrapped at its width (a Windows prompt's 80 columns) joined again: at
+    least three lines exactly as wide as a console, each continued on the next line."""
+    widths = Counter(len(line) for line in lines if len(line) in _CONSOLE_WIDTHS)
+    if not widths or widths.most_common(1)[0][1] < 3:
+        return lines
+    width = widths.most_common(1)[0][0]
+    joined, pending = [], ""
+    for line in lines:
+        pending += line
+        if len(line) != width:
+            joined.append(pending)
+            pending = ""
+    return joined + ([pending] if pending else [])

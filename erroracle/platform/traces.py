@@ -16,6 +16,7 @@ from erroracle.platform.records import Frame
 from erroracle.platform.trace_text import (
     PY_FRAME,
     PY_START,
+    console_unwrapped,
     from_head,
     go_region,
     python_region,
@@ -316,14 +317,16 @@ def _parse_go(lines: list[str]) -> ParsedTrace:
 
 def _language(lines: list[str]) -> str | None:
     text = "\n".join(lines)
-    if PY_START.search(text) or any(PY_FRAME.match(line) for line in lines):
+    if any(PY_FRAME.match(line) for line in lines):
+        return "python"
+    if any(RUBY_HEAD.match(line.strip()) for line in lines):
+        return "ruby"  # Ruby 2.5+ prints "Traceback (most recent call last):" too
+    if PY_START.search(text):
         return "python"
     if re.search(r"^goroutine \d+ \[", text, re.M) and re.search(
         r"(?:panic|fatal error|runtime error): ", text
     ):
         return "go"
-    if any(RUBY_HEAD.match(line.strip()) for line in lines):
-        return "ruby"
     if PHP_HEAD_LINE.search(text) and ("Stack trace:" in text or " on line " in text):
         return "php"
     if (
@@ -344,10 +347,6 @@ def _language(lines: list[str]) -> str | None:
     return None
 
 
-def _ruby_region(lines: list[str]) -> list[str]:
-    return lines[next(i for i, line in enumerate(lines) if RUBY_HEAD.match(line.strip())):]
-
-
 def _one_line_language(line: str) -> str | None:
     if RUBY_HEAD.match(line):
         return "ruby"
@@ -357,7 +356,7 @@ def _one_line_language(line: str) -> str | None:
 _PARSERS = {
     "python": _parse_python,
     "go": lambda lines: _parse_go(go_region(lines)),
-    "ruby": lambda lines: ParsedTrace("ruby", *parse_ruby(_ruby_region(lines))),
+    "ruby": lambda lines: ParsedTrace("ruby", *parse_ruby(lines)),
     "php": lambda lines: ParsedTrace("php", *parse_php(lines)),
     "javascript": lambda lines: _parse_js(from_head(lines, _JS_FRAME)),
     "jvm": lambda lines: _parse_exception_chain(from_head(lines, _JVM_FRAME), "jvm"),
@@ -377,6 +376,9 @@ def parse_trace(text: str) -> ParsedTrace:
     language = _language(lines) if len(lines) > 1 else _one_line_language(lines[0].strip())
     if language is None and len(lines) > 1 and _GUTTER.match(lines[-1]):
         lines = [_GUTTER.sub("    ", line, count=1) for line in lines]  # a log viewer's "  | "
+        language = _language(lines)
+    if language is None and len(lines) > 2:
+        lines = console_unwrapped(lines)
         language = _language(lines)
     if language is None:
         error_type, message = split_error_line(text.strip()) if len(lines) == 1 else (None, text)

@@ -14,14 +14,18 @@ __all__ = ["PHP_HEAD_LINE", "RUBY_HEAD", "parse_php", "parse_ruby"]
 
 Parsed = tuple[str | None, str, list[Frame]]
 #: A line that opens a PHP error report.
-PHP_HEAD_LINE = re.compile(r"^(?:PHP )?(?:Fatal error|Warning|Notice|Deprecated|Parse error):",
-                           re.M)
+PHP_HEAD_LINE = re.compile(
+    r"^(?:\[[^\]\n]*\] ?|\( ! \) |`)?(?:PHP )?"
+    r"(?:Fatal error|Warning|Notice|Deprecated|Parse error):",
+    re.M,
+)
 
 _RUBY_FRAME = re.compile(
-    r"^\s*(?:from )?(?P<file>[^\s:][^:]*):(?P<line>\d+):in [`'](?P<func>[^']+)'"
+    r"^\s*(?:\d+: )?(?:from )?(?P<file>(?:[A-Za-z]:)?[^\s:][^:]*):(?P<line>\d+)"
+    r":in [`'](?P<func>[^']+)'"
 )
 RUBY_HEAD = re.compile(
-    r"^(?P<file>[^\s:][^:]*):(?P<line>\d+):in [`'](?P<func>[^']+)': (?P<message>.*) "
+    r"^(?P<file>(?:[A-Za-z]:)?[^\s:][^:]*):(?P<line>\d+):in [`'](?P<func>[^']+)': (?P<message>.*) "
     r"\((?P<type>[A-Z][\w:]*)\)$"
 )
 _RUBY_LIBRARY = re.compile(r"/gems/|/rubygems/|/lib/ruby/|<internal:")
@@ -37,17 +41,22 @@ def _ruby_frame(match: re.Match[str]) -> Frame:
 
 def parse_ruby(lines: list[str]) -> Parsed:
     """``file:line:in `method': message (Type)`` then ``from file:line:in ...`` lines."""
-    head = RUBY_HEAD.match(lines[0].strip())
+    head = next(m for line in lines if (m := RUBY_HEAD.match(line.strip())))
     frames = [_ruby_frame(m) for line in lines if (m := _RUBY_FRAME.match(line))]
     frames.reverse()  # Ruby prints the innermost first
     return head.group("type"), head.group("message"), frames
 
 
 _PHP_HEAD = re.compile(
-    r"^(?:PHP )?(?P<level>Fatal error|Warning|Notice|Deprecated|Parse error):\s+"
-    r"(?:Uncaught (?P<type>[A-Za-z_\\][\w\\]*):?\s*)?(?P<message>.*?)"
+    r"^(?:\[[^\]]*\] ?|\( ! \) )?(?:PHP )?(?P<level>Fatal error|Warning|Notice|Deprecated"
+    r"|Parse error):\s+"
+    # PHP 7+: "Uncaught Type: message"; PHP 5: "Uncaught exception 'Type' with message '...'"
+    r"(?:Uncaught (?:exception '(?P<old_type>[A-Za-z_\\][\w\\]*)' with message )?"
+    r"(?:(?P<type>[A-Za-z_\\][\w\\]*):)?\s*)?(?P<message>.*?)"
     r"(?: in (?P<file>\S+?)(?::\d+| on line \d+))?$"
 )
+# Xdebug's table puts the exception on its own line: "( ! ) PDOException: in ... on line 116"
+_XDEBUG_EXCEPTION = re.compile(r"^\( ! \) (?P<type>[A-Za-z_\\][\w\\]*(?:Exception|Error)):")
 _PHP_FRAME = re.compile(r"^#\d+ (?P<file>[^(]+)\((?P<line>\d+)\): (?P<func>[^(]+)\(")
 _PHP_LIBRARY = re.compile(r"/vendor/")
 
@@ -63,8 +72,12 @@ def _php_frame(match: re.Match[str]) -> Frame:
 def parse_php(lines: list[str]) -> Parsed:
     """``PHP Fatal error:  Uncaught Type: message in file:line``, ``Stack trace:``, ``#0 ...``;
     a warning or notice without an exception is typed by its level (``Warning``)."""
-    head = next(m for line in lines if (m := _PHP_HEAD.match(line.strip())))
-    error_type = head.group("type") or head.group("level").title().replace(" ", "")
-    frames = [_php_frame(m) for line in lines if (m := _PHP_FRAME.match(line.strip()))]
+    head = next(m for line in lines if (m := _PHP_HEAD.match(line.strip().strip("`"))))
+    xdebug = next((m for line in lines if (m := _XDEBUG_EXCEPTION.match(line.strip()))), None)
+    error_type = (head.group("old_type") or head.group("type")
+                  or (xdebug.group("type") if xdebug else None)
+                  or head.group("level").title().replace(" ", ""))
+    frames = [_php_frame(m) for line in lines
+              if (m := _PHP_FRAME.match(line.strip().strip("`")))]
     frames.reverse()
     return error_type, head.group("message").strip(), frames
