@@ -11,7 +11,7 @@ import re
 from collections import Counter
 
 __all__ = ["PY_FRAME", "PY_START", "console_unwrapped", "from_head", "go_region", "python_region",
-           "unescaped"]
+           "unescaped", "without_log_prefix"]
 
 #: The header of a Python traceback; a paste that lost its first letter still counts.
 PY_START = re.compile(r"(?:T|t)?raceback \(most recent call last\)")
@@ -141,3 +141,19 @@ def console_unwrapped(lines: list[str]) -> list[str]:
             joined.append(pending)
             pending = ""
     return joined + ([pending] if pending else [])
+
+
+# "3|worker | ", "api-1    | ": what process managers and docker compose put before each line
+_LOG_PREFIX = re.compile(r"^[\w.:/@|-]{1,40}\s*\| ")
+
+
+def without_log_prefix(lines: list[str]) -> list[str]:
+    """The lines without the prefix a process manager or ``docker compose logs`` put before
+    each of them (the same prefix on at least three lines and half of them)."""
+    prefixes = Counter(m.group(0) for line in lines if (m := _LOG_PREFIX.match(line)))
+    if not prefixes:
+        return lines
+    prefix, count = prefixes.most_common(1)[0]
+    if count < 3 or count * 2 < len(lines):
+        return lines
+    return [line[len(prefix):] if line.startswith(prefix) else line for line in lines]

@@ -21,6 +21,7 @@ from erroracle.platform.trace_text import (
     go_region,
     python_region,
     unescaped,
+    without_log_prefix,
 )
 from erroracle.platform.traces_ruby_php import PHP_HEAD_LINE, RUBY_HEAD, parse_php, parse_ruby
 
@@ -125,7 +126,10 @@ def _python_frame(match: re.Match[str]) -> Frame:
 def _python_error(tail: list[str]) -> tuple[str | None, str]:
     """The exception line that ends a traceback, past source lines pasted without their indent."""
     text = "\n".join(tail).strip()
-    if split_error_line(text.split("\n", 1)[0], in_trace=True)[0] is None:
+    first = text.split("\n", 1)[0].strip()
+    if ":" not in first and split_error_line(first, in_trace=True)[0]:
+        return first, ""  # a bare "KeyboardInterrupt"; prose may follow without a blank line
+    if split_error_line(first, in_trace=True)[0] is None:
         start = next((i for i, line in enumerate(tail) if _ERROR_LINE.match(line.strip())), None)
         if start is not None:
             text = "\n".join(tail[start:]).strip()
@@ -172,7 +176,10 @@ def _parse_python(lines: list[str]) -> ParsedTrace:
         in_frames = False
         if not line.strip() and blocks[-1][1]:
             closed = True  # the exception's message ends at the first blank line
-        if not closed:
+        if closed and _ERROR_LINE.match(line.strip()) and not _ERROR_LINE.match(
+                blocks[-1][1][0].strip()):
+            blocks[-1][1][:], closed = [line], False  # the tail was debris; this names the error
+        elif not closed:
             blocks[-1][1].append(line)
     frames, tail = next(((f, t) for f, t in reversed(blocks) if t), blocks[-1])
     causes = [_python_error(t) for _, t in blocks[:-1] if t] + group_causes
@@ -371,7 +378,8 @@ def parse_trace(text: str) -> ParsedTrace:
     """Parse ``text`` as a stack trace; anything else comes back unchanged as the message."""
     if not text or not text.strip():
         return ParsedTrace(None, None, text or "")
-    lines = unescaped(text).replace("\r\n", "\n").replace("\r", "\n").strip("\n").split("\n")
+    lines = without_log_prefix(
+        unescaped(text).replace("\r\n", "\n").replace("\r", "\n").strip("\n").split("\n"))
     # one line is a trace only as Ruby's head line or a PHP report; the other checks need more
     language = _language(lines) if len(lines) > 1 else _one_line_language(lines[0].strip())
     if language is None and len(lines) > 1 and _GUTTER.match(lines[-1]):
