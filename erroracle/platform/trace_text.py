@@ -143,8 +143,9 @@ def console_unwrapped(lines: list[str]) -> list[str]:
     return joined + ([pending] if pending else [])
 
 
-# "3|worker | ", "api-1    | ": what process managers and docker compose put before each line
-_LOG_PREFIX = re.compile(r"^[\w.:/@|-]{1,40}\s*\| ")
+# "3|worker | ", "api-1    | ", "[rank0]: ": what process managers, docker compose and torchrun
+# put before each line
+_LOG_PREFIX = re.compile(r"^(?:[\w.:/@|-]{1,40}\s*\| |\[[\w.:-]{1,40}\]: )")
 
 
 def without_log_prefix(lines: list[str]) -> list[str]:
