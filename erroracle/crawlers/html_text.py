@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from bs4 import BeautifulSoup, NavigableString, Tag
 
-from erroracle.platform.traces import parse_trace, split_error_line
+from erroracle.platform.traces import error_named_in, parse_trace, split_error_line
 
 __all__ = ["QuestionError", "code_blocks", "error_in_blocks", "html_to_text",
            "markdown_code_blocks", "question_error"]
@@ -96,9 +96,8 @@ def error_in_blocks(title: str, blocks: list[str], text: str = "") -> QuestionEr
         if parsed.language is not None and parsed.error_type:
             return QuestionError(parsed.error_type, parsed.message or title, block.strip())
     for block in [*blocks, text]:
-        for line in block.splitlines():
-            error_type, message = split_error_line(line.strip())
-            if error_type:
-                return QuestionError(error_type, message, None)
+        error_type, message = error_named_in(block)
+        if error_type:
+            return QuestionError(error_type, message, None)
     error_type, message = split_error_line(title)
     return QuestionError(error_type, message if error_type else title, None)

@@ -25,7 +25,7 @@ from erroracle.platform.trace_text import (
 )
 from erroracle.platform.traces_ruby_php import PHP_HEAD_LINE, RUBY_HEAD, parse_php, parse_ruby
 
-__all__ = ["ParsedTrace", "parse_trace", "split_error_line"]
+__all__ = ["ParsedTrace", "error_named_in", "parse_trace", "split_error_line"]
 
 
 @dataclass
@@ -40,7 +40,7 @@ class ParsedTrace:
 
 
 _ERROR_LINE = re.compile(
-    r"^(?P<type>(?:[A-Za-z_$][\w$]*[.:]{1,2})*[A-Za-z_$][\w$]*"
+    r"^(?P<type>(?:[A-Za-z_$][\w$]*(?:[.:]{1,2}|\\))*[A-Za-z_$][\w$]*"
     r"(?:Error|Exception|Exit|Interrupt|Warning|Fault|Failure|Exceeded|Timeout)|Error"
     # any class of a module of exceptions: django.core.exceptions.ImproperlyConfigured
     r"|(?:[A-Za-z_]\w*\.)*(?:exceptions?|exc|errors?)\.[A-Z]\w*)"
@@ -62,6 +62,31 @@ _JVM_LIBRARY = re.compile(
     r"org\.apache|org\.hibernate|io\.netty|reactor)\."
 )
 _DOTNET_LIBRARY = re.compile(r"^(System|Microsoft)\.")
+
+
+# An error named inside a line of prose or a log: "Uncaught TypeError: ...", "... got
+# KeyError: 'x'", Rails' "ActionView::Template::Error (undefined method ...)".
+_NAMED_IN_LINE = re.compile(
+    r"(?<![\w.$\\])(?P<type>(?:(?:[A-Za-z_$][\w$]*(?:\.|::|\\))+(?:[A-Za-z_$][\w$]*)?"
+    r"|[A-Za-z_$][\w$]*)(?:Error|Exception))(?::[ \t]+(?P<message>.*)| \((?P<paren>.*))"
+)
+
+
+def error_named_in(text: str) -> tuple[str | None, str]:
+    """The first error a free text names: a line that is an error line, else an error class
+    followed by ``: message`` anywhere in a line (or by ``(message`` for a namespaced Ruby
+    class). ``(None, text)`` when there is none."""
+    lines = text.splitlines()
+    for line in lines:
+        error_type, message = split_error_line(line.strip())
+        if error_type:
+            return error_type, message
+    for line in lines:
+        for match in _NAMED_IN_LINE.finditer(line):
+            if match.group("paren") is None or "::" in match.group("type"):
+                message = match.group("message") or match.group("paren") or ""
+                return match.group("type"), message.strip().rstrip(")").strip()
+    return None, text
 
 
 def split_error_line(line: str, *, in_trace: bool = False) -> tuple[str | None, str]:
