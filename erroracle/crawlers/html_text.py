@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from bs4 import BeautifulSoup, NavigableString, Tag
 
-from erroracle.platform.traces import error_named_in, parse_trace, split_error_line
+from erroracle.platform.error_lines import error_named_in, split_error_line
+from erroracle.platform.traces import parse_trace
 
 __all__ = ["QuestionError", "code_blocks", "error_in_blocks", "html_to_text",
            "markdown_code_blocks", "question_error"]

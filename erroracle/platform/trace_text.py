@@ -143,18 +143,29 @@ def console_unwrapped(lines: list[str]) -> list[str]:
     return joined + ([pending] if pending else [])
 
 
-# "3|worker | ", "api-1    | ", "[rank0]: ": what process managers, docker compose and torchrun
-# put before each line
-_LOG_PREFIX = re.compile(r"^(?:[\w.:/@|-]{1,40}\s*\| |\[[\w.:-]{1,40}\]: )")
+# What process managers, docker compose, torchrun, journald and loggers put before each line:
+# "3|worker | ", "api-1    | ", "[rank0]: ", "May 31 13:41:54 host app[96]: ", a timestamp
+_LOG_PREFIX = re.compile(
+    r"^(?:[\w.:/@|-]{1,40}\s*\| |\[[\w.:-]{1,40}\]: "
+    r"|[A-Z][a-z]{2} +\d{1,2} \d{2}:\d{2}:\d{2} [\w.-]+ [\w./-]+(?:\[\d+\])?: "
+    r"|[A-Z]?\d{4}-?\d{2}-?\d{2}[T -]?\d{2}:\d{2}:\d{2}[\d.,:()?+-]*Z?(?: \(\w+\))? )"
+)
 
 
 def without_log_prefix(lines: list[str]) -> list[str]:
-    """The lines without the prefix a process manager or ``docker compose logs`` put before
-    each of them (the same prefix on at least three lines and half of them)."""
-    prefixes = Counter(m.group(0) for line in lines if (m := _LOG_PREFIX.match(line)))
-    if not prefixes:
+    """The lines without the prefix a process manager, a container runtime or a logger put
+    before each of them: one shape of prefix (its digits aside) on at least three lines and on
+    half of them."""
+    shapes = Counter(re.sub(r"\d", "0", m.group(0)) for line in lines
+                     if (m := _LOG_PREFIX.match(line)))
+    if not shapes:
         return lines
-    prefix, count = prefixes.most_common(1)[0]
+    shape, count = shapes.most_common(1)[0]
     if count < 3 or count * 2 < len(lines):
         return lines
-    return [line[len(prefix):] if line.startswith(prefix) else line for line in lines]
+    stripped = []
+    for line in lines:
+        match = _LOG_PREFIX.match(line)
+        same = match is not None and re.sub(r"\d", "0", match.group(0)) == shape
+        stripped.append(line[match.end():] if same else line)
+    return stripped

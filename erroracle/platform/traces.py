@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from erroracle.platform.error_lines import ERROR_LINE, error_named_in, split_error_line
 from erroracle.platform.records import Frame
 from erroracle.platform.trace_text import (
     PY_FRAME,
@@ -39,20 +40,6 @@ class ParsedTrace:
     causes: list[tuple[str, str]] = field(default_factory=list)
 
 
-_ERROR_LINE = re.compile(
-    r"^(?P<type>(?:[A-Za-z_$][\w$]*(?:[.:]{1,2}|\\))*[A-Za-z_$][\w$]*"
-    r"(?:Error|Exception|Exit|Interrupt|Warning|Fault|Failure|Exceeded|Timeout)|Error"
-    # any class of a module of exceptions: django.core.exceptions.ImproperlyConfigured
-    r"|(?:[A-Za-z_]\w*\.)*(?:exceptions?|exc|errors?)\.[A-Z]\w*)"
-    r"(?: \[(?P<code>[A-Z_]+)\])?(?::[ \t]*(?P<message>.*))?$",
-    re.S,
-)
-_TRACE_ERROR_LINE = re.compile(
-    r"^(?P<type>(?:[A-Za-z_$][\w$]*[.:]{1,2})*[A-Za-z_$][\w$]*)"
-    r"(?: \[(?P<code>[A-Z_]+)\])?(?::[ \t]*(?P<message>.*))?$",
-    re.S,
-)
-_NODE_SYSCALL = re.compile(r"^\w+ (E[A-Z]{3,})\b")
 _LIBRARY_PATH = re.compile(
     r"(site-packages|dist-packages|/lib/python\d|<frozen |node_modules|^node:|"
     r"^internal/|/usr/lib/|/usr/local/lib/|\\Microsoft\.NET\\|/go/pkg/mod/|/usr/local/go/src/)"
@@ -62,51 +49,6 @@ _JVM_LIBRARY = re.compile(
     r"org\.apache|org\.hibernate|io\.netty|reactor)\."
 )
 _DOTNET_LIBRARY = re.compile(r"^(System|Microsoft)\.")
-
-
-# An error named inside a line of prose or a log: "Uncaught TypeError: ...", "... got
-# KeyError: 'x'", Rails' "ActionView::Template::Error (undefined method ...)".
-_NAMED_IN_LINE = re.compile(
-    r"(?<![\w.$\\])(?P<type>(?:(?:[A-Za-z_$][\w$]*(?:\.|::|\\))+(?:[A-Za-z_$][\w$]*)?"
-    r"|[A-Za-z_$][\w$]*)(?:Error|Exception))(?::[ \t]+(?P<message>.*)| \((?P<paren>.*))"
-)
-
-
-def error_named_in(text: str) -> tuple[str | None, str]:
-    """The first error a free text names: a line that is an error line, else an error class
-    followed by ``: message`` anywhere in a line (or by ``(message`` for a namespaced Ruby
-    class). ``(None, text)`` when there is none."""
-    lines = text.splitlines()
-    for line in lines:
-        error_type, message = split_error_line(line.strip())
-        if error_type:
-            return error_type, message
-    for line in lines:
-        for match in _NAMED_IN_LINE.finditer(line):
-            if match.group("paren") is None or "::" in match.group("type"):
-                message = match.group("message") or match.group("paren") or ""
-                return match.group("type"), message.strip().rstrip(")").strip()
-    return None, text
-
-
-def split_error_line(line: str, *, in_trace: bool = False) -> tuple[str | None, str]:
-    """``"KeyError: 'user'"`` -> ``("KeyError", "'user'")``; other text -> ``(None, text)``.
-
-    Free text must name a conventional error class (``...Error``, ``...Exception``); the line
-    that closes a trace (``in_trace``) may name any class, such as ``UserNotFound``.
-    """
-    pattern = _TRACE_ERROR_LINE if in_trace else _ERROR_LINE
-    match = pattern.match(line.strip())
-    if not match:
-        return None, line
-    error_type, message = match.group("type"), (match.group("message") or "").strip()
-    code = match.group("code")
-    syscall = _NODE_SYSCALL.match(message) if error_type == "Error" else None
-    if code:
-        error_type = code
-    elif syscall:
-        error_type = syscall.group(1)
-    return error_type, message
 
 
 def _python_module(path: str) -> str | None:
@@ -155,7 +97,7 @@ def _python_error(tail: list[str]) -> tuple[str | None, str]:
     if ":" not in first and split_error_line(first, in_trace=True)[0]:
         return first, ""  # a bare "KeyboardInterrupt"; prose may follow without a blank line
     if split_error_line(first, in_trace=True)[0] is None:
-        start = next((i for i, line in enumerate(tail) if _ERROR_LINE.match(line.strip())), None)
+        start = next((i for i, line in enumerate(tail) if ERROR_LINE.match(line.strip())), None)
         if start is not None:
             text = "\n".join(tail[start:]).strip()
     return split_error_line(text, in_trace=True)
@@ -172,7 +114,7 @@ def _parse_python(lines: list[str]) -> ParsedTrace:
             # "+---- 1 ----": the group's own traceback has ended; what follows are its members
             members = [split_error_line(m.strip(), in_trace=True) for m in
                        (re.sub(r"^\s*[|+]\s?", "", rest) for rest in lines[index + 1:])
-                       if _ERROR_LINE.match(m.strip())]
+                       if ERROR_LINE.match(m.strip())]
             group_causes = [m for m in members if m[0]]
             break
         if _PY_CHAIN.match(line.strip()):
@@ -201,7 +143,7 @@ def _parse_python(lines: list[str]) -> ParsedTrace:
         in_frames = False
         if not line.strip() and blocks[-1][1]:
             closed = True  # the exception's message ends at the first blank line
-        if closed and _ERROR_LINE.match(line.strip()) and not _ERROR_LINE.match(
+        if closed and ERROR_LINE.match(line.strip()) and not ERROR_LINE.match(
                 blocks[-1][1][0].strip()):
             blocks[-1][1][:], closed = [line], False  # the tail was debris; this names the error
         elif not closed:
@@ -300,7 +242,7 @@ def _parse_js(lines: list[str]) -> ParsedTrace:
         elif not frames:
             head.append(line)
     text = "\n".join(head).strip()
-    error_line = next((h for h in head if _ERROR_LINE.match(h.strip())), text)
+    error_line = next((h for h in head if ERROR_LINE.match(h.strip())), text)
     error_type, message = split_error_line(error_line)
     frames.reverse()  # innermost last, like Python
     return ParsedTrace("javascript", error_type, message, frames)
@@ -373,7 +315,7 @@ def _language(lines: list[str]) -> str | None:
     if re.search(r"^\s+at (?:.+ \()?[^()\s]+:\d+:\d+\)?$", text, re.M):
         return "javascript"
     if re.search(r"^\s+at [\w.<>`]+\([^)]*\)\s*$", text, re.M) and any(
-        _ERROR_LINE.match(line.strip()) for line in lines
+        ERROR_LINE.match(line.strip()) for line in lines
     ):
         return "dotnet"
     return None
