@@ -129,7 +129,7 @@ class GithubCrawler:
             else:
                 solution = _closing_commit(await self._all(f"{path}/events"))
         body = issue.get("body") or ""
-        error = error_in_blocks(issue["title"], markdown_code_blocks(body))
+        error = error_in_blocks(issue["title"], markdown_code_blocks(body), body)
         source_id = f"{repo}#{issue['number']}"
         record = {
             "source_id": source_id,

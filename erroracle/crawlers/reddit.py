@@ -179,7 +179,8 @@ class RedditCrawler:
         if chosen is None:
             return None
         body_html = _text(post, "selftext_html")
-        error = error_in_blocks(post.title, code_blocks(body_html))
+        body = html_to_text(body_html) or _text(post, "selftext")
+        error = error_in_blocks(post.title, code_blocks(body_html), body)
         base = self.config.reddit_url.rstrip("/")
         author = chosen.author.name
         flair = _text(post, "link_flair_text")
@@ -191,7 +192,7 @@ class RedditCrawler:
             "message": error.message,
             "stack_trace": error.stack_trace,
             "title": post.title,
-            "body": html_to_text(body_html) or _text(post, "selftext"),
+            "body": body,
             "solution": html_to_text(_text(chosen, "body_html")) or chosen.body,
             "tags": [f"r/{post.subreddit.display_name}"] + ([flair] if flair else []),
             "score": getattr(chosen, "score", None),

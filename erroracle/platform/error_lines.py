@@ -31,17 +31,26 @@ _NAMED_IN_LINE = re.compile(
     r"|[A-Za-z_$][\w$]*)(?:Error|Exception))(?::[ \t]+(?P<message>.*)| \((?P<paren>.*))"
 )
 
+# What PHP (and browsers) print for an exception nobody caught: "Uncaught Error: ...",
+# PHP 5's "Uncaught exception 'PDOException' with message ..."
+_UNCAUGHT = re.compile(
+    r"\bUncaught (?:exception '(?P<old>[A-Za-z_\\][\w\\]*)'|(?P<type>[A-Za-z_\\][\w\\]*):)"
+)
+
 
 def error_named_in(text: str) -> tuple[str | None, str]:
-    """The first error a free text names: a line that is an error line, else an error class
-    followed by ``: message`` anywhere in a line (or by ``(message`` for a namespaced Ruby
-    class). ``(None, text)`` when there is none."""
+    """The first error a free text names: a line that is an error line, else an uncaught
+    exception or an error class followed by ``: message`` anywhere in a line (or by
+    ``(message`` for a namespaced Ruby class). ``(None, text)`` when there is none."""
     lines = text.splitlines()
     for line in lines:
         error_type, message = split_error_line(line.strip())
         if error_type:
             return error_type, message
     for line in lines:
+        uncaught = _UNCAUGHT.search(line)
+        if uncaught:
+            return uncaught.group("type") or uncaught.group("old"), line[uncaught.end():].strip()
         for match in _NAMED_IN_LINE.finditer(line):
             if match.group("paren") is None or "::" in match.group("type"):
                 message = match.group("message") or match.group("paren") or ""
