@@ -76,12 +76,11 @@ def python_region(lines: list[str]) -> list[str]:
 
 # A line that names an error: a class (dotted or not) ending in Error/Exception/... followed by
 # ": message" or the end of the line, after whatever prefix (a timestamp, "Unhandled exception.").
+_ERROR_NAME = (r"(?<![\w.$\\])(?:[A-Za-z_$][\w$]*[.\\])*[A-Za-z_$][\w$]*"
+               r"(?:Error|Exception|Throwable|Exit|Interrupt|Fault|Failure|Timeout)")
 _NAMED_ERROR = re.compile(
-    r"(?<![\w.$\\])(?:[A-Za-z_$][\w$]*[.\\])*[A-Za-z_$][\w$]*"
-    r"(?:Error|Exception|Throwable|Exit|Interrupt|Fault|Failure|Timeout)"
-    r"(?=:\s|:$|\s*$)"
-)
-_NAMED_ERROR_COLON = re.compile(_NAMED_ERROR.pattern.replace(r"(?=:\s|:$|\s*$)", r"(?=: )"))
+    _ERROR_NAME + r"(?=(?: \((?:0x[0-9A-Fa-f]+|\d+)\))?(?::\s|:$|\s*$))")  # .NET's HRESULT
+_NAMED_ERROR_COLON = re.compile(_ERROR_NAME + r"(?=: )")
 _KEEP_PREFIX = re.compile(
     r'^\s*(?:Exception in thread "[^"]*" |Caused by: |Unhandled [Ee]xception)'
 )
@@ -144,9 +143,10 @@ def console_unwrapped(lines: list[str]) -> list[str]:
 
 
 # What process managers, docker compose, torchrun, journald and loggers put before each line:
-# "3|worker | ", "api-1    | ", "[rank0]: ", "May 31 13:41:54 host app[96]: ", a timestamp
+# "3|worker | ", "api-1    | ", "[rank0]: ", "May 31 13:41:54 host app[96]: ", a timestamp, and
+# the "> " of a quote
 _LOG_PREFIX = re.compile(
-    r"^(?:[\w.:/@|-]{1,40}\s*\| |\[[\w.:-]{1,40}\]: "
+    r"^(?:[\w.:/@|-]{1,40}\s*\| |\[[\w.:-]{1,40}\]: |> "
     r"|[A-Z][a-z]{2} +\d{1,2} \d{2}:\d{2}:\d{2} [\w.-]+ [\w./-]+(?:\[\d+\])?: "
     r"|[A-Z]?\d{4}-?\d{2}-?\d{2}[T -]?\d{2}:\d{2}:\d{2}[\d.,:()?+-]*Z?(?: \(\w+\))? )"
 )

@@ -345,15 +345,12 @@ def parse_trace(text: str) -> ParsedTrace:
     """Parse ``text`` as a stack trace; anything else comes back unchanged as the message."""
     if not text or not text.strip():
         return ParsedTrace(None, None, text or "")
-    lines = without_log_prefix(
-        unescaped(text).replace("\r\n", "\n").replace("\r", "\n").strip("\n").split("\n"))
+    lines = console_unwrapped(without_log_prefix(
+        unescaped(text).replace("\r\n", "\n").replace("\r", "\n").strip("\n").split("\n")))
     # one line is a trace only as Ruby's head line or a PHP report; the other checks need more
     language = _language(lines) if len(lines) > 1 else _one_line_language(lines[0].strip())
     if language is None and len(lines) > 1 and _GUTTER.match(lines[-1]):
         lines = [_GUTTER.sub("    ", line, count=1) for line in lines]  # a log viewer's "  | "
-        language = _language(lines)
-    if language is None and len(lines) > 2:
-        lines = console_unwrapped(lines)
         language = _language(lines)
     if language is None:
         error_type, message = split_error_line(text.strip()) if len(lines) == 1 else (None, text)
