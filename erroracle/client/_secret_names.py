@@ -3,8 +3,11 @@
 ``Cookie``, ``Set-Cookie`` and ``Authorization`` headers. The name stays; the value goes.
 
 A name is sensitive when it contains password, passwd, pwd, secret, token, api_key or apikey,
-access_key, account_key, private_key, session, cookie, credential or auth (not "author"), or ends
-in ``_key``. Standard library only: the client library embeds it.
+access_key, account_key, private_key, session, cookie, credential or auth (not "author"), or is an
+upper-case name ending in ``_KEY``, ``_TOKEN``, ``_SECRET`` or ``_PASSWORD``; a lower-case ``*_key``
+loses only a value that looks generated. A generated value right after such a name with no
+separator at all ("auth token 9fQ2...") goes too. Standard library only: the client library
+embeds it.
 
 Example:
     >>> scrub_names("PGPASSWORD=hunter2 psql -h db")
@@ -13,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import re
 
 __all__ = ["NEEDLES", "scrub_names"]
@@ -29,6 +33,8 @@ _SAFE_VALUES = frozenset((
     "yes", "no", "true", "false", "null", "none", "nil", "empty", "unset", "undefined", "required",
     "missing", "invalid", "expired", "redacted", "hidden", "bearer", "basic", "token", "digest",
 ))
+_PARAMETER = re.compile(r"[A-Za-z-]{1,16}=")  # realm= in 'Basic realm="api"'
+_UUID = re.compile(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 _FILTERED = re.compile(r"\[Filtered:\w+\]|\*{3,}|<[A-Za-z_-]+>|\$\{?\w+\}?")
 
 
@@ -38,13 +44,31 @@ def _filtered(kind: str) -> str:
 
 def sensitive(name: str) -> bool:
     """Whether a name's value is a secret."""
+    return _strength(name) > 0
+
+
+def _strength(name: str) -> int:
+    """2: the value is a secret (password, token, ``AWS_SECRET_KEY``...); 1: only a value that
+    looks generated is (a lower-case ``*_key``: ``cache_key=user:42`` is not, ``signing_key=
+    9fQ...`` is); 0: an ordinary name."""
     lower = name.lower().replace("-", "_")
-    if lower.endswith("_key"):
-        return True
     hits = [fragment for fragment in _FRAGMENTS if fragment.replace("-", "_") in lower]
     if hits == ["auth"] and "author" in lower and "authoriz" not in lower:
-        return False  # author, authority: people and hosts, not credentials
-    return bool(hits)
+        hits = []  # author, authority: people and hosts, not credentials
+    if hits or name.isupper() and lower.endswith(("_key", "_token", "_secret", "_password")):
+        return 2
+    return 1 if lower.endswith("_key") else 0
+
+
+def looks_generated(value: str) -> bool:
+    """A value no person chose: long, letters and digits mixed, about as varied as random text
+    (3+ bits per character), not a UUID."""
+    if len(value) < 16 or _UUID.fullmatch(value):
+        return False
+    if not (any(c.isdigit() for c in value) and any(c.isalpha() for c in value)):
+        return False
+    counts = [value.count(c) for c in set(value)]
+    return -sum(n / len(value) * math.log2(n / len(value)) for n in counts) >= 3.0
 
 
 def _kind(name: str) -> str:
@@ -73,10 +97,11 @@ def _keep(value: str, spaced_colon: bool) -> bool:
 _NAME = (r"(?<![\w.-])(?=[A-Za-z_])[\w.-]*?(?i:pass|pwd|secret|token|api_?key|apikey|access_?key"
          r"|account_?key|private_?key|session|cookie|credential|auth|_key)[\w.-]*")
 _ASSIGNED = re.compile(
-    rf"(?P<name>{_NAME})(?P<sep>[\"']?\s*[:=]\s*)"
+    rf"(?P<name>{_NAME})(?P<sep>[\"']?(?:\s*:\s*|\s+=\s+|=))"
     r"(?:(?P<quote>[\"'])(?P<quoted>[^\"'\n]{1,500})(?P=quote)"
     r"|(?P<bare>\[Filtered:\w+\]|[^\s\"',;&}<>)\]]+))"
 )
+_SPOKEN = re.compile(rf"(?P<name>{_NAME})(?P<sep> (?:is )?)(?P<value>[A-Za-z0-9+/_.~-]{{16,}}=*)")
 _OPTION = re.compile(r"(?P<name>--[A-Za-z][\w-]*)(?P<sep>=|\s+)(?P<value>[^\s\"'-][^\s\"']*)")
 _COOKIE_HEADER = re.compile(
     r"(?im)\b(?P<name>set-cookie|cookie)(?P<sep>\s*:\s*)(?P<value>[^\r\n]+)"
@@ -94,15 +119,22 @@ _AUTHORIZATION = re.compile(
 
 def _assigned(match: re.Match[str]) -> str:
     name = match.group("name")
-    if not sensitive(name):
-        return match.group(0)
+    strength = _strength(name)
     value = match.group("quoted") if match.group("quote") else match.group("bare")
     spaced_colon = ":" in match.group("sep") and not match.group("quote")
-    if _keep(value, spaced_colon):
+    if not strength or _keep(value, spaced_colon) or strength == 1 and not looks_generated(value):
         return match.group(0)
     if match.group("quote"):
         quote = match.group("quote")
         return f"{name}{match.group('sep')}{quote}{_filtered(_kind(name))}{quote}"
+    return f"{name}{match.group('sep')}{_filtered(_kind(name))}"
+
+
+def _spoken(match: re.Match[str]) -> str:
+    """ "auth token 9fQ2..." : a generated value right after a sensitive name, no separator."""
+    name, value = match.group("name"), match.group("value")
+    if _strength(name) < 2 or not looks_generated(value):
+        return match.group(0)
     return f"{name}{match.group('sep')}{_filtered(_kind(name))}"
 
 
@@ -126,8 +158,9 @@ def _cookie_header(match: re.Match[str]) -> str:
 
 
 def _authorization(match: re.Match[str]) -> str:
-    if _FILTERED.fullmatch(match.group("value")):
-        return match.group(0)
+    value = match.group("value")
+    if _FILTERED.fullmatch(value) or "=" in value.rstrip("=") or _PARAMETER.fullmatch(value):
+        return match.group(0)  # already masked, or a challenge's parameters (realm="api")
     scheme = match.group("scheme") or ""
     return f"{match.group('name')}{match.group('sep')}{scheme}{_filtered('authorization')}"
 
@@ -142,4 +175,4 @@ def scrub_names(text: str) -> str:
         text = _AUTHORIZATION.sub(_authorization, text)
     if "--" in text:
         text = _OPTION.sub(_option, text)
-    return _ASSIGNED.sub(_assigned, text)
+    return _SPOKEN.sub(_spoken, _ASSIGNED.sub(_assigned, text))

@@ -55,7 +55,8 @@ class RecordPreparer:
                 # cut first (the record keeps no more), with a margin so that a secret across
                 # the final cut is still whole when it is scrubbed: time stays bounded
                 text = truncate_text(raw[name], FIELD_LIMITS[name] + CUT_MARGIN)
-                raw[name] = self.vendor_secrets.scrub(self.scrubber.text(text))
+                # vendor rules first: they name what they find ("[Filtered:gitlab-pat]")
+                raw[name] = self.scrubber.text(self.vendor_secrets.scrub(text))
         record = parse_record(raw)
         updates: dict[str, Any] = {}
         trace_text = record.stack_trace or (record.message if "\n" in record.message else "")

@@ -34,9 +34,15 @@ from erroracle.platform.config import bundled
 __all__ = ["VendorSecrets"]
 
 RULES_FILE = "gitleaks.toml"
+#: Vendor formats gitleaks lacks, in its format (erroracle's own rules).
+EXTRA_RULES_FILE = "extra_secrets.toml"
 _LEFT_OUT = frozenset({"generic-api-key"})
 _POSIX = {"[:alnum:]": "a-zA-Z0-9", "[:alpha:]": "a-zA-Z", "[:digit:]": "0-9",
           "[:upper:]": "A-Z", "[:lower:]": "a-z", "[:xdigit:]": "0-9A-Fa-f", "[:space:]": r"\s"}
+
+
+_TOKEN_END = r"""(?:[\x60'"\s;]|\\[nr]|$)"""
+_MESSAGE_TOKEN_END = r"""(?:[\x60'"\s;),.\]}>]|\\[nr]|$)"""
 
 
 def python_regex(pattern: str) -> re.Pattern[str]:
@@ -44,6 +50,9 @@ def python_regex(pattern: str) -> re.Pattern[str]:
     for posix, plain in _POSIX.items():
         pattern = pattern.replace(posix, plain)
     pattern = pattern.replace(r"\z", r"\Z")
+    # gitleaks ends most tokens at a quote, a space or ";": in an error message a token is as
+    # often followed by ")", ",", "." or "]"
+    pattern = pattern.replace(_TOKEN_END, _MESSAGE_TOKEN_END)
     if "(?i)" in pattern[1:]:
         pattern = "(?i)" + pattern.replace("(?i)", "")
     return re.compile(pattern)
@@ -121,7 +130,10 @@ class VendorSecrets:
     def bundled(cls) -> VendorSecrets:
         """The rules shipped with erroracle, loaded once per process."""
         with open(bundled(RULES_FILE), "rb") as handle:
-            return cls(tomllib.load(handle))
+            document = tomllib.load(handle)
+        with open(bundled(EXTRA_RULES_FILE), "rb") as handle:
+            document["rules"] += tomllib.load(handle)["rules"]
+        return cls(document)
 
     def scrub(self, text: str) -> str:
         """``text`` with every vendor secret masked."""
