@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 
 __all__ = ["NEEDLES", "scrub_names"]
 
 _FRAGMENTS = (
-    "password", "passwd", "pwd", "secret", "token", "api_key", "apikey", "api-key", "access_key",
+    "password", "passwd", "pwd", "secret", "token", "api_key", "apikey", "access_key",
     "accesskey", "account_key", "accountkey", "private_key", "privatekey", "session", "cookie",
     "credential", "auth",
 )
@@ -47,12 +48,13 @@ def sensitive(name: str) -> bool:
     return _strength(name) > 0
 
 
+@lru_cache(maxsize=4096)
 def _strength(name: str) -> int:
     """2: the value is a secret (password, token, ``AWS_SECRET_KEY``...); 1: only a value that
     looks generated is (a lower-case ``*_key``: ``cache_key=user:42`` is not, ``signing_key=
     9fQ...`` is); 0: an ordinary name."""
     lower = name.lower().replace("-", "_")
-    hits = [fragment for fragment in _FRAGMENTS if fragment.replace("-", "_") in lower]
+    hits = [fragment for fragment in _FRAGMENTS if fragment in lower]
     if hits == ["auth"] and "author" in lower and "authoriz" not in lower:
         hits = []  # author, authority: people and hosts, not credentials
     if hits or name.isupper() and lower.endswith(("_key", "_token", "_secret", "_password")):
@@ -175,4 +177,39 @@ def scrub_names(text: str) -> str:
         text = _AUTHORIZATION.sub(_authorization, text)
     if "--" in text:
         text = _OPTION.sub(_option, text)
-    return _SPOKEN.sub(_spoken, _ASSIGNED.sub(_assigned, text))
+    return _at_names(text)
+
+
+# not inside a mark already made ("[Filtered:password]"); searched in the lower-cased text, which
+# is several times faster than a case-blind search
+_FRAGMENTS_RE = (r"(?:pass|pwd|secret|token|api_?key|apikey|access_?key|account_?key"
+                 r"|private_?key|session|cookie|credential|auth|_key)")
+_NAME_FRAGMENT = re.compile(rf"(?=[pstac_])(?<!\[filtered:){_FRAGMENTS_RE}")
+_NAME_FRAGMENT_ANY_CASE = re.compile(rf"(?<!\[Filtered:)(?i:{_FRAGMENTS_RE})")
+_LONGEST_NAME = 200
+
+
+def _at_names(text: str) -> str:
+    """The assigned and the spoken values masked, tried only where a name fragment occurs:
+    searching the whole text for a name costs time in its length, this costs time in the names
+    it holds."""
+    parts, done = [], 0
+    lower = text.lower()
+    fragments = (_NAME_FRAGMENT.finditer(lower) if len(lower) == len(text)
+                 else _NAME_FRAGMENT_ANY_CASE.finditer(text))  # lower() moved some positions
+    for fragment in fragments:
+        if fragment.start() < done:
+            continue
+        start, floor = fragment.start(), max(done, fragment.start() - _LONGEST_NAME)
+        while start > floor and (text[start - 1].isalnum() or text[start - 1] in "_.-"):
+            start -= 1  # back to the start of the name that holds the fragment
+        for pattern, replace in _AT_NAME:
+            found = pattern.match(text, start)
+            if found is not None and found.end() > fragment.start():
+                parts += [text[done:start], replace(found)]
+                done = found.end()
+                break
+    return "".join(parts) + text[done:] if parts else text
+
+
+_AT_NAME = ((_ASSIGNED, _assigned), (_SPOKEN, _spoken))

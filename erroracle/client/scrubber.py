@@ -108,9 +108,13 @@ def _contains_lower(*needles: str) -> Gate:
     return lambda text, lower: any(needle in lower for needle in needles)
 
 
+_OTHER_DIGIT = re.compile(r"(?![0-9])\d")
+
+
 def _digit_count_at_least(count: int) -> Gate:
-    # Non-ASCII text may hold other digits that the pattern's \\d also matches: let it run.
-    return lambda text, lower: not text.isascii() or sum(map(text.count, "0123456789")) >= count
+    # other scripts' digits are digits to the pattern's \\d as well
+    return lambda text, lower: (sum(map(text.count, "0123456789")) >= count
+                                or not text.isascii() and _OTHER_DIGIT.search(text) is not None)
 
 
 def _always(text: str, lower: str) -> bool:

@@ -10,7 +10,8 @@ takes it.
 
 gitleaks writes RE2; the few constructs Python's ``re`` lacks are rewritten on load (a ``(?i)``
 inside a pattern applies to all of it, ``[[:alnum:]]``-style classes, ``\\z``). Rules that only
-name file paths, and ``generic-api-key`` (the scrubber's sensitive names cover it), are left out.
+name or need file paths (``*.tf``, ``NuGet.Config``: an error message is no such file), and
+``generic-api-key`` (the scrubber's sensitive names cover it), are left out.
 
 Example:
     >>> VendorSecrets.bundled().scrub("git push with glpat-xK3mP9qR2sT5vW8yZ1aB failed")
@@ -112,7 +113,7 @@ class VendorSecrets:
         self._by_keyword: dict[str, list[_Rule]] = {}
         self.rules: list[_Rule] = []
         for raw in document["rules"]:
-            if "regex" not in raw or raw["id"] in _LEFT_OUT:
+            if "regex" not in raw or "path" in raw or raw["id"] in _LEFT_OUT:
                 continue
             rule = _rule(raw, shared)
             self.rules.append(rule)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from erroracle.client.scrubber import scrub_text
 from erroracle.platform.prepare import RecordPreparer
+from tests.platform.corpora import secret_holdout
 from tests.platform.corpora.secret_corpus import NAMED, VENDORS, cases
 from tests.platform.corpora.secret_scoring import score, stored_text
 
@@ -27,3 +28,7 @@ def test_the_client_masks_sensitive_names_and_keeps_every_look_alike() -> None:
     named = [c for c in cases() if c["group"] == "look-alike" or c["kind"] in NAMED]
     result = score(named, scrub_text)
     assert result["missed"] == []
+
+
+def test_the_hold_out_is_scrubbed_as_well() -> None:
+    assert score(secret_holdout.cases(), stored_text(RecordPreparer()))["missed"] == []
