@@ -79,3 +79,26 @@ def test_recorded_refusals_end_the_source_in_one_line(shared_data: Path, tmp_pat
     refusal = replay_data(shared_data, recording)[index]
     summary, rows, _ = crawl_replay([moved(refusal, ISSUES)], tmp_path)
     assert rows == {} and summary.errors[0].startswith(expected)
+
+
+@pytest.mark.parametrize(("name", "error_type"), [
+    ("Search.testUrlquotingOfQuery", "HTTPError"),
+    ("Repository.testGetIssuesEvents", "github.Requester.UnknownGithubObject"),
+])
+def test_recorded_issues_with_tracebacks_carry_their_type(shared_data: Path, tmp_path: Path,
+                                                          name: str, error_type: str) -> None:
+    """Real issues whose bodies hold a pasted traceback, crawled like any issue."""
+    issues = []
+    for exchange in replay_data(shared_data, name):
+        if b"Traceback (most recent call last)" not in exchange.body:
+            continue
+        data = json.loads(exchange.body)
+        items = data.get("items", [data]) if isinstance(data, dict) else data
+        # open, so that the crawl asks for no comments the recording does not hold
+        issues += [{**item.get("issue", item), "state": "open"} for item in items
+                   if "Traceback (most" in ((item.get("issue") or item).get("body") or "")]
+    assert issues
+    listing = replay_data(shared_data, "Repository.testGetIssues")[0]
+    summary, rows, _ = crawl_replay([moved(listing, ISSUES, issues)], tmp_path)
+    assert summary.errors == []
+    assert {rows[f"PyGithub/PyGithub#{i['number']}"]["error_type"] for i in issues} == {error_type}

@@ -62,3 +62,30 @@ def test_the_recorded_error_body_ends_the_source_with_its_message(shared_data: P
     error = recorded(shared_data, "dummyErrorResponse")
     summary, rows = crawl_replay(replay(error, {"items": []}, status=404), tmp_path)
     assert rows == [] and summary.errors == [f"stackoverflow: HTTP 404: {error['error_message']}"]
+
+
+def test_sample_questions_with_traces_carry_their_type(shared_data: Path, tmp_path: Path) -> None:
+    """The real Stack Overflow questions of ../shared/data/stackoverflow_sample that paste a
+    trace, served in the API's wrapper and crawled: each is stored with the error its trace
+    ends in (the first of separate Python tracebacks, the head of a Java trace)."""
+    import csv
+
+    csv.field_size_limit(1 << 30)
+    path = shared_data / "stackoverflow_sample" / "questions.csv"
+    if not path.is_file():
+        pytest.skip(f"{path} is absent")
+    with open(path, encoding="utf-8", newline="") as handle:
+        rows = {row["Id"]: row for row in csv.DictReader(handle)}
+    expected = {"106630": "UnicodeDecodeError", "101880": "java.net.BindException"}
+    items = [{"question_id": int(qid), "title": rows[qid]["Title"], "body": rows[qid]["Body"],
+              "link": f"https://stackoverflow.com/q/{qid}", "tags": ["python"],
+              "owner": {"display_name": rows[qid]["OwnerUserId"]},
+              "creation_date": 1222000000, "last_activity_date": 1222000000, "score": 1}
+             for qid in expected]
+    answers = {"items": [{"question_id": item["question_id"], "body": "<p>An answer</p>",
+                          "score": 1, "is_accepted": True, "owner": {"display_name": "a"}}
+                         for item in items], "has_more": False, "quota_remaining": 100}
+    search = {"items": items, "has_more": False, "quota_remaining": 100}
+    summary, rows_stored = crawl_replay(replay(search, answers), tmp_path)
+    assert summary.errors == []
+    assert {row["source_id"]: row["error_type"] for row in rows_stored} == expected
