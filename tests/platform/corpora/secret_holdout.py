@@ -9,13 +9,16 @@ import random
 from tests.platform.corpora.secret_corpus import VENDORS, _password
 
 VENDOR_MESSAGES = {
-    "aws-access-key-id": "AuthFailure: AWS was not able to validate the provided access credentials ({t})",
+    "aws-access-key-id": "AuthFailure: AWS was not able to validate the provided access"
+                         " credentials ({t})",
     "github-classic-token": "Error: Input required and not supplied: token ({t} was rejected)",
     "gitlab-pat": "glab auth status: x gitlab.com: api call failed: GET 401 with token={t}",
     "slack-bot-token": "[ERROR] bolt-app An API error occurred: invalid_auth, token={t}",
     "stripe-secret-key": "StripeAuthenticationError: No such API key: '{t}'",
-    "google-api-key": "Firebase: Error (auth/api-key-not-valid.-please-pass-a-valid-api-key.) key={t}",
-    "openai-project-key": "Error code: 401 - {{'error': {{'message': 'Incorrect API key provided: {t}'}}}}",
+    "google-api-key": "Firebase: Error (auth/api-key-not-valid.-please-pass-a-valid-api-key.)"
+                      " key={t}",
+    "openai-project-key": "Error code: 401 - {{'error': {{'message': 'Incorrect API key"
+                          " provided: {t}'}}}}",
     "anthropic-key": "ANTHROPIC_API_KEY is set to {t} but the API returned authentication_error",
     "npm-token": "npm notice Publishing to https://registry.npmjs.org/ with token {t} failed",
     "sendgrid-key": "SendGrid returned 403 for apikey {t}; check sender identity",
@@ -23,7 +26,8 @@ VENDOR_MESSAGES = {
     "vault-token": "Code: 403. Errors: * permission denied (X-Vault-Token: {t})",
     "jwt": "Warning: Error decoding JWT {t}: token is expired",
     "digitalocean-token": "Error: GET https://api.digitalocean.com/v2/account: 401 ({t})",
-    "shopify-token": "[API] Invalid API key or access token (unrecognized login or wrong password) {t}",
+    "shopify-token": "[API] Invalid API key or access token (unrecognized login or wrong"
+                     " password) {t}",
     "databricks-token": "Error: default auth: cannot configure default credentials. token={t}",
     "pypi-token": "HTTPError: 403 Forbidden from https://upload.pypi.org/legacy/ using {t}",
     "twilio-api-key": "Unable to create record: Authenticate (API key {t})",
@@ -38,10 +42,12 @@ NAMED_MESSAGES = (
     ("json", 'Unexpected response for {{"username":"svc","secret":"{v}"}}'),
     ("option", "error: unknown flag --verbosee in: vault login -method=userpass password={v}"),
     ("export", "export GITHUB_TOKEN={v}\nerror: gh: Bad credentials (HTTP 401)"),
-    ("connection-string", "Npgsql.PostgresException: Host=db;Username=app;Password={v};Database=app"),
+    ("connection-string", "Npgsql.PostgresException:"
+                          " Host=db;Username=app;Password={v};Database=app"),
     ("url-password", "pika.exceptions.ProbableAuthenticationError: amqp://guest:{v}@rabbit:5672/"),
     ("cookie-header", "upstream returned 401, request had Cookie: _session_id={v}; locale=en"),
-    ("authorization-bearer", "curl: (22) The requested URL returned error: 401 -H 'Authorization: Bearer {v}'"),
+    ("authorization-bearer", "curl: (22) The requested URL returned error: 401 -H"
+                             " 'Authorization: Bearer {v}'"),
 )
 
 LOOK_ALIKES = (
@@ -49,11 +55,13 @@ LOOK_ALIKES = (
     "django.core.exceptions.ImproperlyConfigured: The SECRET_KEY setting must not be empty.",
     "KeyError: 'api_key'",
     "TypeError: __init__() missing 1 required positional argument: 'token'",
-    "requests.exceptions.HTTPError: 403 Client Error: Forbidden for url: https://api.github.com/user",
+    "requests.exceptions.HTTPError: 403 Client Error: Forbidden for url:"
+    " https://api.github.com/user",
     "OSError: [Errno 2] No such file or directory: '/etc/ssl/private/server.key'",
     "AttributeError: 'Session' object has no attribute 'cookies_jar'",
     "git checkout 0d1d7fc32 failed: local changes would be overwritten",
-    "docker pull python@sha256:6b2d5ae8c3b1f1d0e3a7f4c2b9e8d7a6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a1f0: not found",
+    "docker pull python@sha256:6b2d5ae8c3b1f1d0e3a7f4c2b9e8d7a6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a1f0:"
+    " not found",
     "ValueError: invalid literal for int() with base 10: '9f86d081884c7d65'",
     "HTTP 429 Too Many Requests, retry-after: 3600, request 7d1c4e9a-2b3f-4a5e-8c6d-0e1f2a3b4c5d",
     "panic: runtime error: index out of range [5] with length 5",
