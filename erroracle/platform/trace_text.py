@@ -32,6 +32,8 @@ _FLAT_FRAME = re.compile(r'(?<=\S) +(File "[^"]+", line \d+)')
 def unescaped(text: str) -> str:
     """A traceback logged as a repr (``'Traceback ...:\\n  File ...'``) or flattened onto one
     line (a quote that lost its newlines) with its lines back."""
+    if "raceback" not in text:
+        return text
     if _ESCAPED_TRACE.search(text):
         text = text.replace("\\n", "\n").replace("\\'", "'").replace('\\"', '"')
     if _FLAT_TRACE.search(text):
@@ -129,6 +131,8 @@ _CONSOLE_WIDTHS = (80, 100, 120, 132)
 def console_unwrapped(lines: list[str]) -> list[str]:
     """Lines a console wrapped at its width (a Windows prompt's 80 columns) joined again: at
     least three lines exactly as wide as a console, each continued on the next line."""
+    if len(lines) < 3:
+        return lines
     widths = Counter(len(line) for line in lines if len(line) in _CONSOLE_WIDTHS)
     if not widths or widths.most_common(1)[0][1] < 3:
         return lines
@@ -156,6 +160,8 @@ def without_log_prefix(lines: list[str]) -> list[str]:
     """The lines without the prefix a process manager, a container runtime or a logger put
     before each of them: one shape of prefix (its digits aside) on at least three lines and on
     half of them."""
+    if len(lines) < 3:
+        return lines
     shapes = Counter(re.sub(r"\d", "0", m.group(0)) for line in lines
                      if (m := _LOG_PREFIX.match(line)))
     if not shapes:
