@@ -121,18 +121,11 @@ def _always(text: str, lower: str) -> bool:
     return True
 
 
-class _Whole:
-    """A rule applied as a function of the whole text (``sub`` calls it once)."""
-
-    def __init__(self) -> None:
-        self.sub = lambda replace, text: replace(text)
-
-
-_NAMES = _Whole()
 _AWS_PREFIXES = ("AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AIPA", "ANPA", "AROA", "APKA")
 
-# Order matters: whole blocks and structured tokens first, generic key=value forms last.
-_RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str], Gate]] = [
+# Order matters: whole blocks and structured tokens first, then the values of sensitive names,
+# then emails and cards.
+_TOKEN_RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str], Gate]] = [
     (
         re.compile(
             r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----.*?"
@@ -193,7 +186,8 @@ _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str], Gate]]
         _keep_name("password"),
         lambda text, lower: "://" in text and "@" in text,
     ),
-    (_NAMES, scrub_names, _contains_lower(*NEEDLES)),
+]
+_PERSONAL_RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str], Gate]] = [
     (
         re.compile(
             r"(?<![\w.+-])(?!git@)[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
@@ -210,6 +204,21 @@ _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str], Gate]]
         _digit_count_at_least(13),
     ),
 ]
+
+# A rule is a gate (a cheap test that a text may need it) and a function from text to text.
+Rule = tuple[Callable[[str], str], Gate]
+
+
+def _regex(pattern: re.Pattern[str], replacement: str | Callable[[re.Match[str]], str],
+           gate: Gate) -> Rule:
+    return (lambda text: pattern.sub(replacement, text)), gate
+
+
+_RULES: list[Rule] = (
+    [_regex(*rule) for rule in _TOKEN_RULES]
+    + [(scrub_names, _contains_lower(*NEEDLES))]
+    + [_regex(*rule) for rule in _PERSONAL_RULES]
+)
 
 _KEY_SUBSTRINGS = (
     "password",
@@ -245,7 +254,7 @@ class Scrubber:
     ) -> None:
         self._extra_keys = {_normal_key(key) for key in extra_keys}
         self._rules = list(_RULES) + [
-            (re.compile(pattern), filtered(kind), _always)
+            _regex(re.compile(pattern), filtered(kind), _always)
             for kind, pattern in (extra_patterns or {}).items()
         ]
 
@@ -254,9 +263,9 @@ class Scrubber:
         if not text:
             return text
         lower = text.lower()
-        for pattern, replacement, gate in self._rules:
+        for apply, gate in self._rules:
             if gate(text, lower):
-                scrubbed = pattern.sub(replacement, text)
+                scrubbed = apply(text)
                 if scrubbed != text:
                     text, lower = scrubbed, scrubbed.lower()
         return text
