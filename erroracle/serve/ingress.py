@@ -263,6 +263,8 @@ class Ingress(IssueRoutes):
         answer = await self._suggest_batch({
             "text": error_text(record.model_dump()), "top_k": body.top_k, "domain": body.domain,
         })
+        if "message" in record.truncated:
+            answer = {**answer, "truncated": ["error_message"]}  # cut to the record's limit
         return JSONResponse(answer)
 
     @api.post(f"{LEARNING}/feedback", status_code=202, tags=["learning"],

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from erroracle.platform.records import FIELD_LIMITS, MAX_ID_LENGTH, validation_error
 from erroracle.serve.problems import ApiError
@@ -41,19 +41,36 @@ class SplitRequest(_Strict):
     fingerprint: str = Field(min_length=1, max_length=FIELD_LIMITS["fingerprint"])
 
 
+#: The most fixes one answer ranks.
+MAX_TOP_K = 50
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty or blank")
+    return value
+
+
 class PredictRequest(_Strict):
     error_message: str = Field(min_length=1, max_length=FIELD_LIMITS["message"])
     error_type: str | None = Field(None, max_length=FIELD_LIMITS["error_type"])
     stack_trace: str | None = Field(None, max_length=FIELD_LIMITS["stack_trace"])
     domain: str | None = Field(None, max_length=64)
-    top_k: int = Field(3, ge=1, le=20)
+    top_k: int = Field(3, ge=1, le=MAX_TOP_K)
+
+    _message = field_validator("error_message")(_not_blank)
 
 
 class SuggestRequest(_Strict):
-    error_message: str = Field(min_length=1, max_length=FIELD_LIMITS["message"])
+    """A query: a longer ``error_message`` than a record keeps is cut, never refused (the
+    answer lists it under ``truncated``)."""
+
+    error_message: str = Field(min_length=1)
     error_type: str | None = Field(None, max_length=FIELD_LIMITS["error_type"])
     domain: str | None = Field(None, max_length=64)
-    top_k: int = Field(3, ge=1, le=20)
+    top_k: int = Field(3, ge=1, le=MAX_TOP_K)
+
+    _message = field_validator("error_message")(_not_blank)
 
 
 class FeedbackRequest(_Strict):

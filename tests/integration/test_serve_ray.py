@@ -285,6 +285,10 @@ def test_bad_input_is_refused_with_a_json_error_and_the_server_stays_healthy(ser
          "error_message"),
         (client.get(f"{LEARNING}/suggest-fix?error_message=x&top_k=lots", headers=headers), 422,
          "validation_error", "top_k"),
+        (client.get(f"{LEARNING}/suggest-fix?error_message=x&top_k=51", headers=headers), 422,
+         "validation_error", "top_k"),
+        (client.get(f"{LEARNING}/suggest-fix?error_message=%20%0A", headers=headers), 422,
+         "validation_error", "error_message"),
         (client.get("/api/v1/nothing-here", headers=headers), 404, "not_found", None),
         (client.get(predict, headers=headers), 405, "method_not_allowed", None),
     ]
@@ -292,6 +296,18 @@ def test_bad_input_is_refused_with_a_json_error_and_the_server_stays_healthy(ser
         _error(answer, status, code, field)
     _healthy(client)
     assert _lake_record(server[0], "refused-1", timeout=3) == {}  # a refused batch stores nothing
+
+
+def test_a_long_query_is_cut_and_the_answer_says_so(server):
+    _, client = server
+    message = "KeyError: 'user' while loading the profile " + "x" * 9_000
+    answer = client.get(f"{LEARNING}/suggest-fix", headers=auth("read"),
+                        params={"error_message": message, "top_k": 2})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["truncated"] == ["error_message"]
+    short = client.get(f"{LEARNING}/suggest-fix", headers=auth("read"),
+                       params={"error_message": "KeyError: 'user'", "top_k": 2}).json()
+    assert "truncated" not in short
 
 
 def test_a_key_over_its_rate_limit_gets_429_with_retry_after(server):

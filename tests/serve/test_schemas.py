@@ -1,7 +1,13 @@
 import pytest
 
 from erroracle.serve.problems import ApiError
-from erroracle.serve.schemas import FeedbackRequest, PredictRequest, report_item, validated
+from erroracle.serve.schemas import (
+    FeedbackRequest,
+    PredictRequest,
+    SuggestRequest,
+    report_item,
+    validated,
+)
 
 
 def _refused(call) -> ApiError:
@@ -14,7 +20,9 @@ def test_types_are_strict_and_the_field_is_named():
     assert validated(PredictRequest, {"error_message": "x", "top_k": 5}).top_k == 5
     for body, field in [({"error_message": "x", "top_k": "5"}, "top_k"),
                         ({"error_message": ""}, "error_message"),
-                        ({"error_message": "x", "top_k": 99}, "top_k"),
+                        ({"error_message": "x", "top_k": 51}, "top_k"),
+                        ({"error_message": "x", "top_k": 0}, "top_k"),
+                        ({"error_message": " \n\t "}, "error_message"),
                         ({"error_message": "x", "colour": "red"}, "colour")]:
         assert _refused(lambda body=body: validated(PredictRequest, body)).field == field
 
@@ -35,3 +43,9 @@ def test_report_items_map_the_api_names_and_refuse_server_fields():
     assert _refused(lambda: report_item({"message": "a", "error_message": "b"}, 1)).field == (
         "errors.1.error_message")
     assert _refused(lambda: report_item("text", 2)).field == "errors.2"
+
+
+def test_a_query_may_be_long_but_not_blank():
+    assert validated(SuggestRequest, {"error_message": "x" * 20_000, "top_k": 50}).top_k == 50
+    assert _refused(lambda: validated(SuggestRequest, {"error_message": "   "})).field == (
+        "error_message")
