@@ -6,7 +6,10 @@ fingerprint), so that a confirmed fix is a solved error by itself, and it says:
 - ``source_id``: the error id (or the prediction id) the feedback is about;
 - ``score``: +1 when the fix worked, -1 when it did not;
 - ``category`` / ``severity``: corrections, when given (the next training round uses them);
-- ``solution``: the user's free text (what actually fixed it);
+- ``solution``: the user's free text when the fix worked (what actually fixed it): a confirmed
+  fix, indexed like any other;
+- ``body``: the user's free text when it did not (why): evidence on the suggestion it judges,
+  never a suggestion of its own;
 - ``tags``: ``suggestion:<id>`` for the suggestion it judges, ``target:error`` or
   ``target:prediction`` for what ``source_id`` names.
 """
@@ -58,7 +61,8 @@ def feedback_record(
         "score": 1 if worked else -1,
         "category": category,
         "severity": severity,
-        "solution": note,
+        "solution": note if worked else None,
+        "body": None if worked else note,
         "tags": tags,
     }
 
@@ -69,9 +73,11 @@ def read_feedback(row: Mapping[str, Any]) -> FeedbackFacts:
         (tag[len(_SUGGESTION):] for tag in row.get("tags") or [] if tag.startswith(_SUGGESTION)),
         None,
     )
+    worked = (row.get("score") or 0) > 0
     return FeedbackFacts(
         fingerprint=row.get("fingerprint"),
         suggestion_id=suggestion,
-        worked=(row.get("score") or 0) > 0,
-        note=row.get("solution"),
+        worked=worked,
+        # lakes written before the note of a failure moved to body kept it in solution
+        note=row.get("solution") if worked else row.get("body") or row.get("solution"),
     )

@@ -36,9 +36,10 @@ def append_rows(matrix: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 
 def solved_entry(record: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The index entry of a record with a solution (None when it has none)."""
+    """The index entry of a record with a solution (None when it has none). Feedback saying a
+    fix did not work is never a fix, whatever its note says."""
     solution = solution_text(record)
-    if not solution:
+    if not solution or record.get("source") == "feedback" and (record.get("score") or 0) <= 0:
         return None
     return {
         "id": record["id"],
@@ -56,7 +57,8 @@ def solved_entry(record: Mapping[str, Any]) -> dict[str, Any] | None:
 
 @dataclass
 class FeedbackTally:
-    """Worked/failed counts per suggestion, and the errors users confirmed each one fixed.
+    """Worked/failed counts per suggestion, the errors users confirmed each one fixed, and what
+    users said when it did not.
 
     Updated from the lake's feedback records and at once by the feedback endpoint; a record is
     counted once however often it is seen (by its id).
@@ -65,6 +67,7 @@ class FeedbackTally:
     worked: dict[str, int] = field(default_factory=dict)
     failed: dict[str, int] = field(default_factory=dict)
     confirmed: dict[str, list[str]] = field(default_factory=dict)
+    objections: dict[str, list[str]] = field(default_factory=dict)
     _seen: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -81,6 +84,10 @@ class FeedbackTally:
                     errors = self.confirmed.setdefault(facts.suggestion_id, [])
                     errors.append(error_text(row)[:_SNIPPET])
                     del errors[:-_WHY]
+                elif not facts.worked and facts.note:
+                    notes = self.objections.setdefault(facts.suggestion_id, [])
+                    notes.append(facts.note[:_SNIPPET])
+                    del notes[:-_WHY]
 
     def adjustment(self, suggestion_id: str, rng: np.random.Generator, exploration: float) -> float:
         """The feedback term of a suggestion's score, in [-0.5, 0.5] times the weights."""
@@ -172,6 +179,7 @@ class SolutionIndex:
             "url": entry["url"], "source": entry["source"], "author": entry["author"],
             "license": entry["license"], "score": round(score, 4),
             "feedback": {"worked": self.tally.worked.get(entry["id"], 0),
-                         "failed": self.tally.failed.get(entry["id"], 0)},
+                         "failed": self.tally.failed.get(entry["id"], 0),
+                         "notes": list(self.tally.objections.get(entry["id"], []))},
             "why": why[:_WHY],
         }

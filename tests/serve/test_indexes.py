@@ -61,8 +61,26 @@ def test_feedback_moves_a_fix_and_each_record_counts_once(embed):
     tally.add(rows)  # seen again by a refresh: not counted twice
     assert tally.rates() == {"worked": 4, "failed": 4}
     after = index.search(query, 3, rng=RNG)
-    assert after[0]["id"] == before[1] and after[0]["feedback"] == {"worked": 4, "failed": 0}
+    assert after[0]["id"] == before[1]
+    assert after[0]["feedback"] == {"worked": 4, "failed": 0, "notes": []}
     assert after[0]["why"][-1]["source"] == "feedback"
+
+
+def test_a_failure_note_is_evidence_on_the_fix_it_judged_and_never_a_fix(embed):
+    tally = FeedbackTally()
+    error = {"fingerprint": "f", "error_type": "OSError", "message": "connection refused"}
+    failed = {"id": "fb-1", **feedback_record(
+        target="error", target_id="e", error=error, worked=False, suggestion_id="kb-2",
+        note="restarting did nothing; the firewall blocks 5432")}
+    worked = {"id": "fb-2", **feedback_record(
+        target="error", target_id="e", error=error, worked=True, suggestion_id="kb-2",
+        note="open port 5432 in the security group")}
+    tally.add([failed, worked])
+    index = SolutionIndex.build([*SOLVED, failed, worked], embed, tally)
+    assert "fb-1" not in index.ids and "fb-2" in index.ids  # a confirmed fix is a fix
+    [query] = embed(["Connection refused"])
+    judged = next(s for s in index.search(query, 4, rng=RNG) if s["id"] == "kb-2")
+    assert judged["feedback"]["notes"] == ["restarting did nothing; the firewall blocks 5432"]
 
 
 def test_extending_adds_only_new_solved_records(embed):
