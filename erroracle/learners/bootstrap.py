@@ -77,7 +77,7 @@ def bootstrap(
         seed=config.train.seed,
     )
     fit_heads(model, train, weight_decay=config.train.weight_decay)
-    metrics = evaluate_model(model, validation)
+    metrics = evaluate_model(model, validation, index_max_length=config.model.index_max_length)
     lineage = {
         "records": examples.num_rows, "validation_records": validation.num_rows,
         "records_per_source": {"knowledge": examples.num_rows}, "parent": None,

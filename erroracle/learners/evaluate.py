@@ -69,11 +69,13 @@ def retrieval_metrics(
     }
 
 
-def evaluate_model(model: ErrorModel, examples: pa.Table, batch_size: int = 64) -> dict[str, float]:
+def evaluate_model(model: ErrorModel, examples: pa.Table, batch_size: int = 64,
+                   index_max_length: int | None = None) -> dict[str, float]:
     """All headline metrics of ``model`` on validation examples (``learners.examples`` schema).
 
-    A metric without data (no labelled category, no solved error) is left out rather than
-    reported as zero.
+    Solutions are encoded at ``index_max_length`` tokens, as serving indexes them (None: the
+    model's own length). A metric without data (no labelled category, no solved error) is left
+    out rather than reported as zero.
     """
     rows = examples.select(
         ["error_text", "solution_text", "category", "severity"]
@@ -94,7 +96,7 @@ def evaluate_model(model: ErrorModel, examples: pa.Table, batch_size: int = 64) 
     paired = [i for i, row in enumerate(rows) if row["solution_text"]]
     targets = [pool.setdefault(rows[i]["solution_text"], len(pool)) for i in paired]
     if paired:
-        solutions = model.encode(list(pool), batch_size).embedding
+        solutions = model.encode(list(pool), batch_size, index_max_length).embedding
         metrics.update(retrieval_metrics(output.embedding[paired], solutions, targets))
         metrics["retrieval_pool"] = float(len(pool))
         metrics["retrieval_examples"] = float(len(paired))

@@ -64,10 +64,11 @@ _SOLUTION_CHARS = 1200
 _FRAMES = 3
 
 
-def error_text(record: Mapping[str, Any]) -> str:
+def error_text(record: Mapping[str, Any], body_chars: int = _BODY_CHARS) -> str:
     """The text the model reads for an error: type and message, title, innermost frames.
 
     The head of the text carries the most signal, because long texts are truncated at the end.
+    A record without a message (a question) is read by the first ``body_chars`` of its body.
     """
     error_type = (record.get("error_type") or "").strip()
     message = (record.get("message") or "").strip()
@@ -77,7 +78,7 @@ def error_text(record: Mapping[str, Any]) -> str:
     if title and title not in head:
         parts.append(title)
     if not message:
-        parts.append((record.get("body") or "")[:_BODY_CHARS].strip())
+        parts.append((record.get("body") or "")[:body_chars].strip())
     frames = record.get("frames") or []
     where = [
         f"{frame.get('module') or frame.get('file') or ''}:{frame.get('function') or ''}"

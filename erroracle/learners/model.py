@@ -141,10 +141,12 @@ class ErrorModel(nn.Module):
                 for parameter in layer.parameters():
                     parameter.requires_grad = True
 
-    def tokenize(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
+    def tokenize(self, texts: Sequence[str],
+                 max_length: int | None = None) -> dict[str, torch.Tensor]:
+        """Token ids cut at ``max_length`` (None: the length the model trains at)."""
         return self.tokenizer(
-            list(texts), padding=True, truncation=True, max_length=self.max_length,
-            return_tensors="pt",
+            list(texts), padding=True, truncation=True,
+            max_length=max_length or self.max_length, return_tensors="pt",
         )
 
     @contextlib.contextmanager
@@ -163,7 +165,8 @@ class ErrorModel(nn.Module):
             if was_training:
                 self.train()
 
-    def features(self, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
+    def features(self, texts: Sequence[str], batch_size: int = 64,
+                 max_length: int | None = None) -> torch.Tensor:
         """Pooled encoder states of many texts, in batches, in eval mode (shape: n × hidden).
 
         Batches are formed in order of length (then put back in the callers' order), so a batch
@@ -174,16 +177,18 @@ class ErrorModel(nn.Module):
         with self._inference():
             for start in range(0, len(order), batch_size):
                 chunk = [texts[i] for i in order[start : start + batch_size]]
-                batch = self.tokenize(chunk).to(device)
+                batch = self.tokenize(chunk, max_length).to(device)
                 parts.append(self.pool(batch["input_ids"], batch["attention_mask"]).float().cpu())
         pooled = torch.cat(parts)
         restored = torch.empty_like(pooled)
         restored[torch.tensor(order, dtype=torch.long)] = pooled
         return restored
 
-    def encode(self, texts: Sequence[str], batch_size: int = 64) -> ModelOutput:
-        """Embeddings and logits of many texts (dropout off)."""
-        pooled = self.features(texts, batch_size).to(self.device)
+    def encode(self, texts: Sequence[str], batch_size: int = 64,
+               max_length: int | None = None) -> ModelOutput:
+        """Embeddings and logits of many texts (dropout off), cut at ``max_length`` tokens (None:
+        the training length; indexed documents are read longer than queries)."""
+        pooled = self.features(texts, batch_size, max_length).to(self.device)
         with self._inference():
             return self.heads(pooled)
 

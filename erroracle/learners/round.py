@@ -116,8 +116,11 @@ def run_round(
     validation = data.validation_table()
     with result.checkpoint.as_directory() as folder:
         model_dir = Path(folder) / MODEL_DIR
-        candidate = evaluate_model(load_model(model_dir), validation)
-        champion = evaluate_model(load_model(init), validation) if init else None
+        index_length = config.model.index_max_length
+        candidate = evaluate_model(load_model(model_dir), validation,
+                                   index_max_length=index_length)
+        champion = (evaluate_model(load_model(init), validation, index_max_length=index_length)
+                    if init else None)
         decision = decide_promotion(candidate, champion, train_cfg.promote_tolerance)
         lineage = {
             **data.lineage, "parent": parent, "run": name,

@@ -174,6 +174,7 @@ class ModelConfig(_Section):
 
     base: str | None = None
     max_length: int = Field(64, ge=8, le=4096)
+    index_max_length: int = Field(256, ge=8, le=4096)
     taxonomy_file: str | None = None
 
     @field_validator("base")

@@ -52,11 +52,12 @@ def quantized(model: ErrorModel) -> ErrorModel:
     return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
-def embedder(model: ErrorModel) -> Encoder:
-    """The retrieval embeddings of texts, as one float32 matrix."""
+def embedder(model: ErrorModel, max_length: int | None = None) -> Encoder:
+    """The retrieval embeddings of texts cut at ``max_length`` tokens (None: the query length),
+    as one float32 matrix."""
 
     def embed(texts: Sequence[str]) -> np.ndarray:
-        return model.encode(list(texts)).embedding.numpy()
+        return model.encode(list(texts), max_length=max_length).embedding.numpy()
 
     return embed
 
@@ -71,10 +72,17 @@ class Snapshot:
     groups: GroupIndex
     refreshed_at: float
     lake_until: datetime
+    index_length: int
 
     @property
     def embed(self) -> Encoder:
+        """Texts as queries are read: errors, and the groups novelty compares them with."""
         return embedder(self.model)
+
+    @property
+    def embed_fixes(self) -> Encoder:
+        """Fixes as the solution index reads them: longer than a query."""
+        return embedder(self.model, self.index_length)
 
 
 @dataclass(frozen=True)
@@ -156,10 +164,12 @@ class ModelServer:
         self.tally.add(row for row in rows if row["source"] == "feedback")
         embed = embedder(model)
         serve_cfg, train_cfg = self.config.serve, self.config.train
+        index_length = self.config.model.index_max_length
         snapshot = Snapshot(
             version=version,
             model=model,
-            solutions=SolutionIndex.build(rows, embed, self.tally, serve_cfg.feedback_weight),
+            solutions=SolutionIndex.build(rows, embedder(model, index_length), self.tally,
+                                          serve_cfg.feedback_weight),
             groups=GroupIndex.build(
                 [row for row in rows if row["source"] != "feedback"], embed,
                 quantile=serve_cfg.novelty_quantile, fraction=train_cfg.validation_fraction,
@@ -167,6 +177,7 @@ class ModelServer:
             ),
             refreshed_at=time.monotonic(),
             lake_until=lake_until,
+            index_length=index_length,
         )
         log.info("model %s loaded with %d fixes and %d groups in %.1f s", version,
                  len(snapshot.solutions), len(snapshot.groups), time.perf_counter() - started)
@@ -178,7 +189,7 @@ class ModelServer:
         self.tally.add(row for row in rows if row["source"] == "feedback")
         return dataclasses.replace(
             snapshot,
-            solutions=snapshot.solutions.extended(rows, snapshot.embed),
+            solutions=snapshot.solutions.extended(rows, snapshot.embed_fixes),
             groups=snapshot.groups.extended(
                 [row for row in rows if row["source"] != "feedback"], snapshot.embed,
                 self.config.serve.index_max_groups,

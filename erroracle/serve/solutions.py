@@ -7,6 +7,9 @@ an entry with only a solution (a runbook) is found as well. The score is the bet
 cosine similarities, plus a feedback term: the posterior mean of a Beta(1 + worked, 1 + failed)
 centred on zero, so unjudged fixes are neutral. A small Thompson-sampling term lets fixes with
 little feedback be tried now and then.
+
+A fix is encoded at ``model.index_max_length`` tokens, four times a query's, and a question is read
+by far more of its body than training reads: a query is short, the fix it should find is not.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ Encoder = Callable[[Sequence[str]], np.ndarray]
 _SNIPPET = 300
 _WHY = 3
 _CANDIDATES = 4  # candidates per wanted suggestion, before re-ranking
+_BODY_CHARS = 2000  # of a question's body: more than 256 tokens of prose or code
 
 
 def append_rows(matrix: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -45,7 +49,7 @@ def solved_entry(record: Mapping[str, Any]) -> dict[str, Any] | None:
         "id": record["id"],
         "fingerprint": record.get("fingerprint"),
         "title": record.get("title") or error_text(record).split("\n")[0][:_SNIPPET],
-        "error": error_text(record),
+        "error": error_text(record, body_chars=_BODY_CHARS),
         "solution": record.get("solution") or "",
         "url": record.get("url"),
         "source": record.get("source"),
@@ -125,6 +129,7 @@ class SolutionIndex:
         cls, records: Iterable[Mapping[str, Any]], encode: Encoder, tally: FeedbackTally,
         feedback_weight: float = 0.3,
     ) -> SolutionIndex:
+        """``encode`` reads the fixes' texts (at the index length, not the query length)."""
         empty = cls([], np.zeros((0, 0), np.float32), np.zeros((0, 0), np.float32), tally,
                     feedback_weight)
         return empty.extended(records, encode)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from erroracle.learners.model import LabelSpace, new_model
+from erroracle.platform.config import load_config
 from erroracle.platform.feedback import feedback_record
 from erroracle.serve.model_server import embedder
 from erroracle.serve.novelty import DEFAULT_THRESHOLD, GroupIndex
@@ -13,9 +14,13 @@ RNG = np.random.default_rng(0)
 
 
 @pytest.fixture(scope="module")
-def embed():
-    return embedder(new_model(None, LabelSpace(("a", "b"), ("x", "y")), dropout=0.0,
-                              max_length=64, seed=0))
+def model():
+    return new_model(None, LabelSpace(("a", "b"), ("x", "y")), dropout=0.0, max_length=64, seed=0)
+
+
+@pytest.fixture(scope="module")
+def embed(model):
+    return embedder(model)
 
 
 SOLVED = [
@@ -42,6 +47,37 @@ def test_search_finds_errors_by_their_text_and_runbooks_by_their_solution(embed)
     assert best["why"][0]["similarity"] > 0.9
     [disk] = embed(["database host disk full, write-ahead logs filling the volume"])
     assert index.search(disk, 1, rng=RNG)[0]["id"] == "rb-3"
+
+
+PREAMBLE = ("I have a Django project with a docker compose file that starts the web app, a "
+            "Postgres database and a few background services. Everything was set up following "
+            "the official tutorial, the settings module reads its values from the environment, "
+            "and the containers build without warnings on my laptop and on the CI runner. After "
+            "upgrading the dependencies last week and rebuilding all of the images from scratch, "
+            "I started the whole stack again with the usual command. ")
+QUESTIONS = [
+    {"id": "so-redis", "source": "stackoverflow", "message": "", "title": "",
+     "body": PREAMBLE + "Then the celery worker fails with kombu.exceptions.OperationalError: "
+             "Error 111 connecting to localhost:6379. Connection refused.",
+     "solution": "Inside a container localhost is the container itself: point the broker URL at "
+                 "the redis service name, redis://redis:6379/0."},
+    {"id": "so-webpack", "source": "stackoverflow", "message": "", "title": "",
+     "body": PREAMBLE + "Then the frontend build fails with Module not found: Error: Can't "
+             "resolve 'fs' in node_modules, from webpack 5.",
+     "solution": "webpack 5 no longer polyfills node core modules: set resolve.fallback."},
+]
+
+
+def test_a_fix_is_read_past_the_query_length(model, tmp_path):
+    """Two questions that differ only after 64 tokens: read at the index length the product
+    ships, the right one is found; read at the query length, they look the same."""
+    index_length = load_config(None, data_root=str(tmp_path), environ={}).model.index_max_length
+    assert index_length > model.max_length
+    index = SolutionIndex.build(QUESTIONS, embedder(model, index_length), FeedbackTally())
+    [query] = embedder(model)(["celery kombu OperationalError connecting to redis 6379 refused"])
+    assert index.search(query, 1, rng=RNG)[0]["id"] == "so-redis"
+    short = embedder(model)([index.entries[0]["error"], index.entries[1]["error"]])
+    assert float(short[0] @ short[1]) > 0.99
 
 
 def test_feedback_moves_a_fix_and_each_record_counts_once(embed):
