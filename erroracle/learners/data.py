@@ -37,6 +37,7 @@ from erroracle.learners.examples import (
     cap_group,
     to_examples,
 )
+from erroracle.learners.feedback_pairs import FeedbackPairs, feedback_pairs, judged_fixes
 from erroracle.learners.model import LabelSpace, base_encoder_path
 from erroracle.platform.config import Config
 from erroracle.platform.store import ErrorStore
@@ -90,12 +91,12 @@ def capped_ids(index: pa.Table, cap: int, seed: int) -> pa.Array:
 
 
 def _labeller(labeler: Labeler, dropped: pa.Array, fraction: float, seed: int,
-              issues: dict[str, str]):
+              issues: dict[str, str], negatives: dict[str, str]):
     def label(batch: pa.Table) -> pa.Table:
         if len(dropped):
             batch = batch.filter(pc.invert(pc.is_in(batch["id"], value_set=dropped)))
         return to_examples(batch, labeler, validation_fraction=fraction, seed=seed,
-                           issues=issues)
+                           issues=issues, negatives=negatives)
 
     return label
 
@@ -119,7 +120,8 @@ def _tokenize(tokenizer_path: str, max_length: int):
 
     def tokenize(batch: pa.Table) -> pa.Table:
         batch = batch.append_column("input_ids", ids(batch["error_text"].to_pylist()))
-        return batch.append_column("solution_ids", ids(batch["solution_text"].to_pylist()))
+        batch = batch.append_column("solution_ids", ids(batch["solution_text"].to_pylist()))
+        return batch.append_column("negative_ids", ids(batch["negative_text"].to_pylist()))
 
     return tokenize
 
@@ -135,24 +137,30 @@ def build_datasets(
     store: ErrorStore, config: Config, taxonomy: Taxonomy, *, until: datetime | None = None
 ) -> TrainingData:
     """Read the lake and build the tokenised, materialised train and validation datasets."""
+    import ray.data
+
     counts = store.counts_by_source()
     if not any(counts.get(source) for source in LEARNING_SOURCES):
         raise ValidationError("the lake has no records to learn from", field="data_root")
-    labeler = Labeler.from_feedback(taxonomy, store.read_table(sources=["feedback"]))
+    feedback = store.read_table(sources=["feedback"])
+    labeler = Labeler.from_feedback(taxonomy, feedback)
+    pairs = _pairs(store, feedback, until)
     train_cfg = config.train
     index = store.read_table(sources=LEARNING_SOURCES, until=until,
                              columns=["id", "fingerprint", "solution"])
     dropped = capped_ids(index, train_cfg.max_per_fingerprint, train_cfg.seed)
     issues = store.issue_map(index["fingerprint"])
-    records = store.to_dataset(sources=LEARNING_SOURCES, until=until)
+    records = store.to_dataset(sources=LEARNING_SOURCES, until=until).select_columns(COLUMNS)
+    if pairs.positives.num_rows:
+        records = records.union(ray.data.from_arrow(pairs.positives))
     # never more CPUs at once than the round holds beside Serve (see platform.resources)
     limits = records.context.execution_options
     limits.resource_limits = limits.resource_limits.copy(
         cpu=train_cfg.workers * train_cfg.cpus_per_worker)
     examples = (
-        records.select_columns(COLUMNS)
-        .map_batches(
-            _labeller(labeler, dropped, train_cfg.validation_fraction, train_cfg.seed, issues),
+        records.map_batches(
+            _labeller(labeler, dropped, train_cfg.validation_fraction, train_cfg.seed, issues,
+                      pairs.negatives),
             batch_format="pyarrow",
         )
         .map_batches(
@@ -167,6 +175,16 @@ def build_datasets(
              .randomize_block_order(seed=train_cfg.seed).materialize())
     validation = examples.map_batches(_split(True), batch_format="pyarrow").materialize()
     return TrainingData(train, validation, labeler.space, _lineage(examples, until))
+
+
+def _pairs(store: ErrorStore, feedback: pa.Table, until: datetime | None) -> FeedbackPairs:
+    """Feedback on fixes as positive pairs and hard negatives (``learners.feedback_pairs``)."""
+    if until is not None and feedback.num_rows:
+        feedback = feedback.filter(pc.less_equal(feedback["received_at"], until))
+    judged = judged_fixes(feedback)
+    fixes = store.read_table(columns=["id", "solution"])
+    fixes = fixes.filter(pc.is_in(fixes["id"], value_set=pa.array(judged, type=pa.string())))
+    return feedback_pairs(feedback, fixes)
 
 
 def _lineage(examples: ray.data.Dataset, until: datetime | None) -> dict[str, Any]:
@@ -200,7 +218,9 @@ class Collator(ArrowBatchCollateFn):
     """Pads the errors, and separately their distinct solutions, to their longest sequence.
 
     A solution text that repeats within the batch is kept once, so two errors with the same fix
-    are never each other's negatives; ``solution_rows`` says which error each solution belongs to.
+    are never each other's negatives; ``solution_rows`` says which error each of the first
+    solutions belongs to. The fixes users said did not work for the batch's errors follow them,
+    once each: hard negatives for every error of the batch.
     """
 
     def __init__(self, pad_id: int) -> None:
@@ -216,8 +236,15 @@ class Collator(ArrowBatchCollateFn):
             if ids and text not in seen:
                 seen.add(text)
                 solved.append(row)
+        pool = [solutions[row] for row in solved]
+        negative_texts = batch["negative_text"].to_pylist()
+        negative_ids = batch["negative_ids"].to_pylist()
+        for row in solved:
+            if negative_ids[row] and negative_texts[row] not in seen:
+                seen.add(negative_texts[row])
+                pool.append(negative_ids[row])
         input_ids, attention_mask = _padded(errors, self.pad_id)
-        solution_ids, solution_mask = _padded([solutions[row] for row in solved], self.pad_id)
+        solution_ids, solution_mask = _padded(pool, self.pad_id)
 
         def column(name: str, dtype: torch.dtype) -> torch.Tensor:
             return torch.tensor(batch[name].to_pylist(), dtype=dtype)

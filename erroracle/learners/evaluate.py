@@ -19,6 +19,7 @@ from erroracle.learners.model import ErrorModel
 
 __all__ = [
     "HEADLINE_METRICS",
+    "RETRIEVAL_METRICS",
     "Decision",
     "classification_metrics",
     "decide_promotion",
@@ -29,6 +30,8 @@ __all__ = [
 HEADLINE_METRICS = (
     "category_macro_f1", "category_accuracy", "severity_accuracy", "recall_at_5", "mrr_at_10",
 )
+# What the plain encoder is measured on: it has no trained heads, only its embedding.
+RETRIEVAL_METRICS = ("recall_at_5", "mrr_at_10")
 # How many held-out examples each headline metric is measured on (a key of the metrics).
 _SUPPORT = {
     "category_macro_f1": "category_examples", "category_accuracy": "category_examples",
@@ -126,11 +129,24 @@ def _allowed_drop(metric: str, champion_value: float, candidate: Mapping[str, fl
 
 
 def decide_promotion(
-    candidate: Mapping[str, float], champion: Mapping[str, float] | None, tolerance: float
+    candidate: Mapping[str, float], champion: Mapping[str, float] | None, tolerance: float,
+    plain: Mapping[str, float] | None = None,
 ) -> Decision:
     """Promote when no headline metric falls below the champion's by more than ``tolerance``
     (or by more than its standard error on the held-out examples, when that is larger) and the
-    candidate is better on average over the metrics both have."""
+    candidate is better on average over the metrics both have.
+
+    ``plain`` is the untrained encoder's retrieval on the same examples: a candidate that finds
+    fixes worse than it (by the same allowance) is never promoted, whatever the champion did, so
+    a chain of small accepted drops cannot end below the encoder the product ships."""
+    below_plain = [
+        f"{m} {candidate[m]:.4f} < plain encoder's {plain[m]:.4f}"
+        for m in RETRIEVAL_METRICS
+        if plain and m in plain and m in candidate
+        and candidate[m] < plain[m] - _allowed_drop(m, plain[m], candidate, tolerance)
+    ]
+    if below_plain:
+        return Decision(False, "worse than the plain encoder: " + "; ".join(below_plain))
     if champion is None:
         return Decision(True, "no champion yet")
     shared = [m for m in HEADLINE_METRICS if m in candidate and m in champion]

@@ -53,6 +53,7 @@ EXAMPLE_SCHEMA = pa.schema([
     ("received_at", pa.timestamp("us", tz="UTC")),
     ("error_text", pa.string()),
     ("solution_text", pa.string()),
+    ("negative_text", pa.string()),  # a fix users said did not work for this error, or ""
     ("category", pa.int32()),
     ("category_weight", pa.float32()),
     ("severity", pa.int32()),
@@ -159,14 +160,16 @@ class Labeler:
 
 def to_examples(
     table: pa.Table, labeler: Labeler, *, validation_fraction: float, seed: int = 0,
-    issues: Mapping[str, str] | None = None,
+    issues: Mapping[str, str] | None = None, negatives: Mapping[str, str] | None = None,
 ) -> pa.Table:
     """Lake records (an Arrow table) to examples in :data:`EXAMPLE_SCHEMA`.
 
     The split is by issue (``issues`` maps fingerprints to issues; a fingerprint without one
     stands for itself), so the templates of one event type never sit on both sides.
+    ``negatives`` maps fingerprints to a fix that did not work for them: it is kept beside each
+    example of that fingerprint that has a solution of its own.
     """
-    issues = issues or {}
+    issues, negatives = issues or {}, negatives or {}
     columns: dict[str, list[Any]] = {name: [] for name in EXAMPLE_SCHEMA.names}
     for record in table.to_pylist():
         text = error_text(record)
@@ -174,10 +177,13 @@ def to_examples(
             continue
         category, category_weight, severity, severity_weight = labeler.label(record)
         fingerprint = record.get("fingerprint") or record["id"]
+        solution = solution_text(record)
+        negative = negatives.get(fingerprint, "") if solution else ""
         row = {
             "id": record["id"], "source": record["source"], "fingerprint": fingerprint,
             "received_at": record["received_at"], "error_text": text,
-            "solution_text": solution_text(record), "category": category,
+            "solution_text": solution, "negative_text": "" if negative == solution else negative,
+            "category": category,
             "category_weight": category_weight, "severity": severity,
             "severity_weight": severity_weight,
             "validation": in_validation(issues.get(fingerprint, fingerprint),

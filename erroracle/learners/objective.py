@@ -40,11 +40,12 @@ def masked_cross_entropy(
 def contrastive_loss(
     error_embeddings: torch.Tensor, solution_embeddings: torch.Tensor, temperature: float
 ) -> torch.Tensor:
-    """InfoNCE with in-batch negatives: row i's positive is solution i, the others are negatives.
+    """InfoNCE with in-batch negatives: row i's positive is solution i, the others are negatives
+    (solutions past the last error's are hard negatives only).
 
     Both inputs are unit vectors, so the logits are cosine similarities over the temperature.
     """
-    if error_embeddings.shape[0] < 2:
+    if error_embeddings.shape[0] == 0 or solution_embeddings.shape[0] < 2:
         return error_embeddings.sum() * 0.0
     logits = error_embeddings @ solution_embeddings.T / temperature
     targets = torch.arange(logits.shape[0], device=logits.device)

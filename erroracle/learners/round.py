@@ -16,12 +16,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from erroracle.errors import TrainingError
 from erroracle.learners.checkpoint import MODEL_DIR
 from erroracle.learners.data import TrainingData, build_datasets
-from erroracle.learners.evaluate import Decision, decide_promotion, evaluate_model
+from erroracle.learners.evaluate import (
+    RETRIEVAL_METRICS,
+    Decision,
+    decide_promotion,
+    evaluate_model,
+)
 from erroracle.learners.hparams import effective_train_config, sized_to_data
-from erroracle.learners.model import LABELS_FILE, LabelSpace, load_model
+from erroracle.learners.model import LABELS_FILE, LabelSpace, load_model, new_model
 from erroracle.learners.train import build_trainer
 from erroracle.platform.config import Config, TrainConfig
 from erroracle.platform.registry import Registry
@@ -29,7 +36,7 @@ from erroracle.platform.resources import wait_for_cpus
 from erroracle.platform.store import ErrorStore
 from erroracle.platform.taxonomy import Taxonomy
 
-__all__ = ["RoundResult", "run_round", "runs_path", "starting_point"]
+__all__ = ["RoundResult", "plain_retrieval", "run_round", "runs_path", "starting_point"]
 
 
 @dataclass
@@ -52,6 +59,16 @@ def runs_path(config: Config) -> str:
     if "://" in config.data_root:
         return f"{config.data_root.rstrip('/')}/runs"
     return str(Path(config.data_root, "runs").resolve())
+
+
+def plain_retrieval(config: Config, labels: LabelSpace,
+                    validation: pa.Table) -> dict[str, float]:
+    """Fix retrieval of the untrained encoder on the validation examples: the floor a candidate
+    must reach (its heads are untrained, so only retrieval is kept)."""
+    model = new_model(config.model.base, labels, dropout=0.0, max_length=config.model.max_length)
+    metrics = evaluate_model(model, validation, index_max_length=config.model.index_max_length)
+    return {name: metrics[name] for name in (*RETRIEVAL_METRICS, "retrieval_examples")
+            if name in metrics}
 
 
 def starting_point(registry: Registry, labels: LabelSpace) -> tuple[str | None, Path | None]:
@@ -121,7 +138,8 @@ def run_round(
                                    index_max_length=index_length)
         champion = (evaluate_model(load_model(init), validation, index_max_length=index_length)
                     if init else None)
-        decision = decide_promotion(candidate, champion, train_cfg.promote_tolerance)
+        plain = plain_retrieval(config, data.labels, validation)
+        decision = decide_promotion(candidate, champion, train_cfg.promote_tolerance, plain)
         lineage = {
             **data.lineage, "parent": parent, "run": name,
             "resumed_from_step": result.metrics.get("resumed_from_step", 0),
@@ -134,6 +152,7 @@ def run_round(
         registry.promote(version, reason=decision.reason)
     registry.record_decision(
         version, promoted=promoted, compared_to=parent, champion_metrics=champion,
+        plain_encoder_metrics=plain,
         reason=decision.reason if promote else f"promotion not requested; {decision.reason}",
     )
     return RoundResult(

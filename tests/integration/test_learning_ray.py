@@ -10,13 +10,16 @@ import pytest
 from erroracle.client.scrubber import Scrubber
 from erroracle.knowledge import seed_lake
 from erroracle.learners.bootstrap import bootstrap
+from erroracle.learners.data import build_datasets
 from erroracle.learners.hparams import effective_train_config, load_tuned
 from erroracle.learners.round import run_round
 from erroracle.learners.tune import run_tune
 from erroracle.platform.config import load_config
+from erroracle.platform.feedback import feedback_record
 from erroracle.platform.lake import ParquetErrorStore
 from erroracle.platform.prepare import RecordPreparer
 from erroracle.platform.registry import Registry
+from erroracle.platform.taxonomy import Taxonomy
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 # One CPU a worker (the default is 2) so that the two-worker round fits this 2-CPU Ray; the
@@ -120,3 +123,35 @@ def test_training_batches_mix_the_lake_group_lengths_and_change_order_each_pass(
     # the window's longest short text and its shortest long one pads a short text to 200 tokens
     mixed = [b for b in first if int(b["length"].max()) - int(b["length"].min()) >= 60]
     assert len(mixed) <= -(-6000 // SHUFFLE_ROWS)
+
+
+def test_feedback_on_fixes_reaches_the_next_rounds_examples(ray_local, tmp_path):
+    """A "worked" on a fix is a training pair of the user's error and that fix's solution; a
+    "did not work" rides along as that error's hard negative, never as a fix of its own."""
+    config = load_config(None, data_root=str(tmp_path / "lake"), environ={})
+    store = ParquetErrorStore(config.data_root, background=False)
+    prepare = RecordPreparer(Scrubber())
+    store.append([prepare(record) for record in (
+        {"id": "fix-redis", "source": "knowledge", "error_type": "ConnectionRefusedError",
+         "message": "[Errno 111] Connection refused", "solution": "Start redis before the worker."},
+        {"id": "fix-dns", "source": "knowledge", "error_type": "socket.gaierror",
+         "message": "Name or service not known", "solution": "Check the broker host name."},
+        {"id": "app-1", "source": "app", "error_type": "ConnectionRefusedError",
+         "message": "redis at 10.0.0.9:6379 refused"},
+    )])
+    store.flush()
+    [app] = [r for r in store.read_table().to_pylist() if r["id"] == "app-1"]
+    store.append([prepare({"id": f"fb-{verdict}", **feedback_record(
+        target="error", target_id="app-1", error=app, worked=verdict == "worked",
+        suggestion_id=fix, note=None if verdict == "worked" else "the host name was right")})
+        for verdict, fix in (("worked", "fix-redis"), ("failed", "fix-dns"))])
+    store.flush()
+    data = build_datasets(store, config, Taxonomy.for_config(config))
+    rows = {row["id"]: row for split in (data.train, data.validation)
+            for row in split.take_all()}
+    store.close()
+    assert rows["fb-worked"]["solution_text"] == "Start redis before the worker."
+    assert rows["fb-worked"]["negative_text"] == "Check the broker host name."
+    assert rows["fb-worked"]["error_text"].startswith("ConnectionRefusedError: redis at")
+    assert "fb-failed" not in rows and rows["fix-dns"]["negative_text"] == ""
+    assert data.lineage["records_per_source"]["feedback"] == 1

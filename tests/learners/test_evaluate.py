@@ -71,6 +71,21 @@ def test_a_drop_within_sampling_noise_is_not_a_regression():
     assert not decision.promote and "severity_accuracy 0.5541 < 0.5811 - 0.0110" in decision.reason
 
 
+def test_a_candidate_that_retrieves_worse_than_the_plain_encoder_is_refused():
+    """Better than the champion on every metric, but the champion had already slipped: the
+    plain encoder is the floor for retrieval, with the same noise allowance."""
+    champion = {**BASE, "recall_at_5": 0.70, "mrr_at_10": 0.50}
+    candidate = {**BASE, "recall_at_5": 0.75, "mrr_at_10": 0.55, "category_macro_f1": 0.7}
+    plain = {"recall_at_5": 0.80, "mrr_at_10": 0.60}
+    assert decide_promotion(candidate, champion, 0.01).promote
+    decision = decide_promotion(candidate, champion, 0.01, plain)
+    assert not decision.promote
+    assert decision.reason.startswith("worse than the plain encoder: recall_at_5 0.7500 < ")
+    assert decide_promotion(candidate, champion, 0.01,
+                            {"recall_at_5": 0.755, "mrr_at_10": 0.55}).promote
+    assert not decide_promotion(candidate, None, 0.01, plain).promote
+
+
 def test_metrics_missing_on_one_side_are_not_compared():
     candidate = {"category_macro_f1": 0.7}
     assert decide_promotion(candidate, {"category_macro_f1": 0.6, "recall_at_5": 0.9}, 0).promote

@@ -46,6 +46,18 @@ def test_no_labels_at_all_is_an_exact_zero_with_a_gradient():
     assert torch.all(logits.grad == 0)
 
 
+def test_a_hard_negative_past_the_pairs_raises_the_loss_when_it_is_close():
+    errors = F.normalize(torch.eye(3)[:2] + 0.1, dim=-1)
+    near = F.normalize(errors[0] + 0.05, dim=-1)
+    far = -errors[0]
+    plain = contrastive_loss(errors, errors.clone(), 0.05)
+    with_near = contrastive_loss(errors, torch.vstack([errors, near]), 0.05)
+    with_far = contrastive_loss(errors, torch.vstack([errors, far]), 0.05)
+    assert float(with_near) > float(plain) + 0.1
+    assert abs(float(with_far) - float(plain)) < 1e-3
+    assert float(contrastive_loss(errors[:1], torch.vstack([errors[:1], near[None]]), 0.05)) > 0
+
+
 def test_contrastive_loss_prefers_matching_pairs():
     errors = F.normalize(torch.eye(3), dim=-1)
     matched = contrastive_loss(errors, errors.clone(), temperature=0.05)
