@@ -2,14 +2,17 @@
 
 A solved record is anything in the lake that carries a solution: the knowledge base, crawled
 questions with an accepted or top answer, and app errors whose fix a user confirmed (feedback with
-the fix in its text). Each is searched twice, by its error text and by its solution text, so that
-an entry with only a solution (a runbook) is found as well. The score is the better of the two
-cosine similarities, plus a feedback term: the posterior mean of a Beta(1 + worked, 1 + failed)
-centred on zero, so unjudged fixes are neutral. A small Thompson-sampling term lets fixes with
-little feedback be tried now and then.
+the fix in its text). Each is one document, its error text followed by its solution, so that an
+entry with only a solution (a runbook) is found as well. The score is the cosine similarity of
+the query and that document, plus a feedback term: the posterior mean of a Beta(1 + worked,
+1 + failed) centred on zero, so unjudged fixes are neutral. A small Thompson-sampling term lets
+fixes with little feedback be tried now and then.
 
 A fix is encoded at ``model.index_max_length`` tokens, four times a query's, and a question is read
-by far more of its body than training reads: a query is short, the fix it should find is not.
+by far more of its body than training reads: a query is short, the fix it should find is not. One
+document per fix, rather than the better of its error and its solution encoded apart, found more
+on the half of the Stack Overflow sample the choice was made on, at half the encoding cost
+(``benchmarks/learning_quality.py`` reports both halves).
 """
 
 from __future__ import annotations
@@ -57,6 +60,12 @@ def solved_entry(record: Mapping[str, Any]) -> dict[str, Any] | None:
         "license": record.get("license"),
         "tags": list(record.get("tags") or []),
     }
+
+
+def document(entry: Mapping[str, Any]) -> str:
+    """What is encoded for a fix: its error text (or title), then its solution."""
+    return "\n".join(part for part in (entry["error"] or entry["title"], solution_text(entry))
+                     if part)
 
 
 @dataclass
@@ -107,19 +116,18 @@ class FeedbackTally:
 
 
 class SolutionIndex:
-    """Solved records, their error-text and solution-text embeddings, and feedback.
+    """Solved records, the embeddings of their documents, and feedback.
 
     Immutable once built except for the tally: :meth:`extended` returns a new index, so that a
     request always searches one consistent snapshot.
     """
 
     def __init__(
-        self, entries: list[dict[str, Any]], error_vectors: np.ndarray,
-        solution_vectors: np.ndarray, tally: FeedbackTally, feedback_weight: float = 0.3,
+        self, entries: list[dict[str, Any]], vectors: np.ndarray, tally: FeedbackTally,
+        feedback_weight: float = 0.3,
     ) -> None:
         self.entries = entries
-        self.error_vectors = error_vectors
-        self.solution_vectors = solution_vectors
+        self.vectors = vectors
         self.tally = tally
         self.feedback_weight = feedback_weight
         self.ids = {entry["id"] for entry in entries}
@@ -130,8 +138,7 @@ class SolutionIndex:
         feedback_weight: float = 0.3,
     ) -> SolutionIndex:
         """``encode`` reads the fixes' texts (at the index length, not the query length)."""
-        empty = cls([], np.zeros((0, 0), np.float32), np.zeros((0, 0), np.float32), tally,
-                    feedback_weight)
+        empty = cls([], np.zeros((0, 0), np.float32), tally, feedback_weight)
         return empty.extended(records, encode)
 
     def extended(self, records: Iterable[Mapping[str, Any]], encode: Encoder) -> SolutionIndex:
@@ -141,12 +148,9 @@ class SolutionIndex:
         fresh = list({entry["id"]: entry for entry in fresh}.values())
         if not fresh:
             return self
-        errors = encode([entry["error"] or entry["title"] for entry in fresh])
-        solutions = encode([solution_text(entry) for entry in fresh])
-        return SolutionIndex(
-            self.entries + fresh, append_rows(self.error_vectors, errors),
-            append_rows(self.solution_vectors, solutions), self.tally, self.feedback_weight,
-        )
+        vectors = encode([document(entry) for entry in fresh])
+        return SolutionIndex(self.entries + fresh, append_rows(self.vectors, vectors), self.tally,
+                             self.feedback_weight)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -158,7 +162,7 @@ class SolutionIndex:
         """The ``k`` best fixes for a unit-length query embedding, best first."""
         if not self.entries:
             return []
-        similarity = np.maximum(self.error_vectors @ query, self.solution_vectors @ query)
+        similarity = self.vectors @ query
         wanted = min(len(self.entries), k * _CANDIDATES)
         candidates = np.argpartition(-similarity, wanted - 1)[:wanted]
         scored = []

@@ -44,7 +44,7 @@ def test_search_finds_errors_by_their_text_and_runbooks_by_their_solution(embed)
     [query] = embed(["ModuleNotFoundError: No module named 'numpy'"])
     best = index.search(query, 1, rng=RNG)[0]
     assert best["id"] == "so-1" and best["author"] == "ann" and best["license"]
-    assert best["why"][0]["similarity"] > 0.9
+    assert best["why"][0]["similarity"] > 0.8  # to its whole document: error and solution
     [disk] = embed(["database host disk full, write-ahead logs filling the volume"])
     assert index.search(disk, 1, rng=RNG)[0]["id"] == "rb-3"
 
