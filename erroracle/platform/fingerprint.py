@@ -164,20 +164,26 @@ def _getter(record: Mapping[str, Any] | Any) -> Any:
     return record.get if isinstance(record, Mapping) else lambda name: getattr(record, name, None)
 
 
+_BODY_HEAD = 200  # characters of a body that name a question with neither message nor title
+
+
+def _grouping_text(get: Any) -> str:
+    return get("message") or get("title") or (get("body") or "")[:_BODY_HEAD]
+
+
 def record_template(record: Mapping[str, Any] | Any) -> str:
     """The template that :func:`fingerprint` hashes for this record."""
-    get = _getter(record)
-    return template(get("message") or get("title") or "")
+    return template(_grouping_text(_getter(record)))
 
 
 def fingerprint(record: Mapping[str, Any] | Any) -> str:
     """The group key of a record (a mapping or an object with ``message``, ``error_type``,
     ``frames``). A record without a message (a forum question whose error was not extracted) is
-    grouped by its ``title``, so that unrelated questions do not all fall into one group."""
+    grouped by its ``title`` (without one, by the head of its body), so that unrelated questions
+    do not all fall into one group."""
     get = _getter(record)
     frames = [
         frame if isinstance(frame, Mapping) else frame.model_dump()
         for frame in (get("frames") or [])
     ]
-    text = get("message") or get("title") or ""
-    return fingerprint_parts(text, get("error_type"), frames)[0]
+    return fingerprint_parts(_grouping_text(get), get("error_type"), frames)[0]

@@ -30,6 +30,7 @@ from erroracle.learners.model import ErrorModel, load_model
 from erroracle.platform.config import Config
 from erroracle.platform.lake import open_store
 from erroracle.platform.registry import Registry, version_number
+from erroracle.serve.fix_vectors import FixVectors, cached_encoder
 from erroracle.serve.novelty import GroupIndex
 from erroracle.serve.solutions import Encoder, FeedbackTally, SolutionIndex
 
@@ -72,17 +73,12 @@ class Snapshot:
     groups: GroupIndex
     refreshed_at: float
     lake_until: datetime
-    index_length: int
+    embed_fixes: Encoder  # fixes as the solution index reads them: longer than a query
 
     @property
     def embed(self) -> Encoder:
         """Texts as queries are read: errors, and the groups novelty compares them with."""
         return embedder(self.model)
-
-    @property
-    def embed_fixes(self) -> Encoder:
-        """Fixes as the solution index reads them: longer than a query."""
-        return embedder(self.model, self.index_length)
 
 
 @dataclass(frozen=True)
@@ -157,18 +153,19 @@ class ModelServer:
         started = time.perf_counter()
         model = load_model(self.registry.local_path(version))
         model.eval()
-        if self.config.serve.quantize and not torch.cuda.is_available():
+        int8 = self.config.serve.quantize and not torch.cuda.is_available()
+        if int8:
             model = quantized(model)
         lake_until = datetime.now(timezone.utc)
         rows = self._read_lake()
         self.tally.add(row for row in rows if row["source"] == "feedback")
         embed = embedder(model)
         serve_cfg, train_cfg = self.config.serve, self.config.train
-        index_length = self.config.model.index_max_length
+        embed_fixes = self._fix_encoder(version, model, int8)
         snapshot = Snapshot(
             version=version,
             model=model,
-            solutions=SolutionIndex.build(rows, embedder(model, index_length), self.tally,
+            solutions=SolutionIndex.build(rows, embed_fixes, self.tally,
                                           serve_cfg.feedback_weight),
             groups=GroupIndex.build(
                 [row for row in rows if row["source"] != "feedback"], embed,
@@ -177,11 +174,19 @@ class ModelServer:
             ),
             refreshed_at=time.monotonic(),
             lake_until=lake_until,
-            index_length=index_length,
+            embed_fixes=embed_fixes,
         )
         log.info("model %s loaded with %d fixes and %d groups in %.1f s", version,
                  len(snapshot.solutions), len(snapshot.groups), time.perf_counter() - started)
         return snapshot
+
+    def _fix_encoder(self, version: str, model: ErrorModel, int8: bool) -> Encoder:
+        """Fixes encoded at the index length, read back from beside the version when another
+        load (a restart, another replica) encoded them already."""
+        length = self.config.model.index_max_length
+        vectors = FixVectors.beside(self.registry.local_path(version),
+                                    quantized=int8, max_length=length)
+        return cached_encoder(embedder(model, length), vectors.load())
 
     def _refresh(self, snapshot: Snapshot) -> Snapshot:
         lake_until = datetime.now(timezone.utc)

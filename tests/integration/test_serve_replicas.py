@@ -1,11 +1,14 @@
 """Two model replicas swap to a new champion one after the other; the ingress still never lets a
-client see the version move backwards (a replica that is behind catches up before it answers)."""
+client see the version move backwards (a replica that is behind catches up before it answers).
+Feedback that a fix worked reaches both within the index refresh."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from tests.integration.serving import promote_under_load, running_app
+from tests.integration.serving import LEARNING, auth, promote_under_load, running_app
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -16,9 +19,37 @@ def two_replicas(tmp_path_factory):
     # default, one replica of 1 CPU, is served in test_serve_ray and test_up_e2e.
     with running_app(tmp_path_factory.mktemp("replicas") / "lake", {
         "replicas": 2, "model_cpus": 0.5, "reload_poll_seconds": 1.5, "batch_wait_ms": 2,
+        "index_refresh_seconds": 3,
     }) as running:
         yield running
 
 
 def test_versions_only_move_forward_across_two_replicas(two_replicas):
     promote_under_load(*two_replicas, streams=4)
+
+
+def test_a_fix_that_worked_rises_on_every_replica_within_the_refresh(two_replicas):
+    """One replica hears of the feedback at once; the other reads it from the lake at its next
+    refresh: after ``index_refresh_seconds`` (plus the lake's flush), every answer puts it first."""
+    config, client = two_replicas
+    message = "ConnectionRefusedError: [Errno 111] Connection refused"
+
+    def first_fixes(times: int) -> set[str]:
+        answers = [client.get(f"{LEARNING}/suggest-fix", headers=auth("read"),
+                              params={"error_message": message, "top_k": 3})
+                   for _ in range(times)]
+        assert all(answer.status_code == 200 for answer in answers)
+        return {answer.json()["suggestions"][0]["id"] for answer in answers}
+
+    predicted = client.post(f"{LEARNING}/predict", headers=auth("read"),
+                            json={"error_message": message}).json()
+    runner_up = predicted["suggestions"][1]["id"]
+    assert runner_up not in first_fixes(6)
+    for _ in range(3):
+        answer = client.post(f"{LEARNING}/feedback", headers=auth("feedback"), json={
+            "prediction_id": predicted["prediction_id"], "suggestion_id": runner_up,
+            "solution_worked": True})
+        assert answer.status_code == 202, answer.text
+    time.sleep(config.serve.index_refresh_seconds + config.storage.flush_seconds + 1)
+    # 20 answers: both replicas answer some of them (one missed with odds of 2 in a million)
+    assert first_fixes(20) == {runner_up}

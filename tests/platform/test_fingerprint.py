@@ -59,6 +59,15 @@ def test_type_and_in_app_frames_separate_groups():
     assert fingerprint(base) == fingerprint({**base, "frames": library_moved})
 
 
+def test_questions_without_message_or_title_are_grouped_by_their_body():
+    """A question crawled without a title (or a message) is grouped by the head of its body, not
+    with every other such question."""
+    first = {"source": "stackoverflow", "body": "Celery cannot reach redis on port 6379 ..."}
+    second = {"source": "stackoverflow", "body": "Webpack 5 cannot resolve 'fs' in a browser ..."}
+    assert fingerprint(first) != fingerprint(second)
+    assert fingerprint({**first, "title": "Celery and redis"}) != fingerprint(first)
+
+
 def test_records_and_mappings_agree():
     from erroracle.platform.records import parse_record
 
