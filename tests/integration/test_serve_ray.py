@@ -100,7 +100,7 @@ def test_report_predict_suggest_stats_and_metrics(server):
     assert len(prediction["suggestions"]) == 2
     top = prediction["suggestions"][0]
     assert "pip install" in top["solution"] and top["license"] and top["source"] == "knowledge"
-    assert top["why"][0]["similarity"] > 0.9
+    assert top["why"][0]["similarity"] > 0.7  # to the whole document: error and solution
 
     novel = client.post(f"{LEARNING}/predict", headers=auth("read"), json={
         "error_message": "flux capacitor desynchronised from the temporal manifold"})
