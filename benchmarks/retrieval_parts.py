@@ -64,12 +64,15 @@ def bm25_scores(documents: list[str], queries: list[str], tokenize) -> np.ndarra
 
 
 def reciprocal_rank_fusion(*scores: np.ndarray, k: int = 60) -> np.ndarray:
+    """Sum of 1 / (k + rank) over the rankings; a query that a ranking scores flat (BM25 with no
+    token of the query in any document) takes nothing from it."""
     fused = np.zeros_like(scores[0])
     rows = np.arange(scores[0].shape[0])[:, None]
     for matrix in scores:
         ranks = np.empty_like(matrix, dtype=np.int64)
         ranks[rows, np.argsort(-matrix, axis=1)] = np.arange(matrix.shape[1])
-        fused += 1.0 / (k + ranks + 1)
+        ranked = (matrix.max(1) > matrix.min(1))[:, None]
+        fused += np.where(ranked, 1.0 / (k + ranks + 1), 0.0)
     return fused
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from erroracle.platform.registry import Registry
 from tests.conftest import ERRORACLE
 from tests.crawlers.servers import ServerThread, StackExchange
 from tests.crawlers.test_stackoverflow import questions
@@ -169,6 +170,7 @@ def test_up_serves_learns_by_itself_and_carries_on(cli_env: dict[str, str],
             assert predicted.status_code == 200, predicted.text
             feedback = client.post(f"{LEARNING}/feedback", headers=AUTH, json={
                 "prediction_id": predicted.json()["prediction_id"], "solution_worked": True,
+                "suggestion_id": predicted.json()["suggestions"][0]["id"],
                 "correct_category": "network"})
             assert feedback.status_code == 202, feedback.text
             up.wait_for("round 1 ended", 600)
@@ -204,6 +206,9 @@ def test_up_serves_learns_by_itself_and_carries_on(cli_env: dict[str, str],
                 assert time.monotonic() < deadline, "Serve never loaded the promoted model"
                 time.sleep(1)
             assert _version(client) == promoted["candidate"]
+            # the "worked" above is a training pair of the rounds after it
+            lineage = Registry(env["ERRORACLE_DATA_ROOT"]).info(promoted["candidate"]).lineage
+            assert lineage["records_per_source"].get("feedback") == 1, lineage
             assert promoted["why"].startswith("better") and "reload" in promoted["stages"]
             # A crawled solution is suggested with its author and link.
             fixes = client.get(f"{LEARNING}/suggest-fix", headers=AUTH, params={
