@@ -103,6 +103,7 @@ class ServeConfig(_Section):
     index_max_groups: int = Field(20_000, ge=1)
     novelty_quantile: float = Field(0.95, gt=0, lt=1)
     feedback_weight: float = Field(0.3, ge=0)
+    lexical_weight: float = Field(0.1, ge=0)
     exploration: float = Field(0.05, ge=0)
 
 

@@ -166,7 +166,7 @@ class ModelServer:
             version=version,
             model=model,
             solutions=SolutionIndex.build(rows, embed_fixes, self.tally,
-                                          serve_cfg.feedback_weight),
+                                          serve_cfg.feedback_weight, serve_cfg.lexical_weight),
             groups=GroupIndex.build(
                 [row for row in rows if row["source"] != "feedback"], embed,
                 quantile=serve_cfg.novelty_quantile, fraction=train_cfg.validation_fraction,
@@ -255,6 +255,7 @@ class ModelServer:
         return snapshot.solutions.search(
             encoded.embedding, request["top_k"], rng=self.rng,
             exploration=self.config.serve.exploration, domain=request.get("domain"),
+            text=request["text"],
         )
 
     async def predict(self, requests: list[dict[str, Any]],

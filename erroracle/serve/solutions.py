@@ -4,9 +4,10 @@ A solved record is anything in the lake that carries a solution: the knowledge b
 questions with an accepted or top answer, and app errors whose fix a user confirmed (feedback with
 the fix in its text). Each is one document, its error text followed by its solution, so that an
 entry with only a solution (a runbook) is found as well. The score is the cosine similarity of
-the query and that document, plus a feedback term: the posterior mean of a Beta(1 + worked,
-1 + failed) centred on zero, so unjudged fixes are neutral. A small Thompson-sampling term lets
-fixes with little feedback be tried now and then.
+the query and that document, plus ``serve.lexical_weight`` times its BM25 score normalised to the
+query's best (``erroracle.serve.lexical``), plus a feedback term: the posterior mean of a
+Beta(1 + worked, 1 + failed) centred on zero, so unjudged fixes are neutral. A small
+Thompson-sampling term lets fixes with little feedback be tried now and then.
 
 A fix is encoded at ``model.index_max_length`` tokens, four times a query's, and a question is read
 by far more of its body than training reads: a query is short, the fix it should find is not. One
@@ -26,6 +27,7 @@ import numpy as np
 
 from erroracle.learners.examples import error_text, solution_text
 from erroracle.platform.feedback import read_feedback
+from erroracle.serve.lexical import LexicalIndex, words
 
 __all__ = ["FeedbackTally", "SolutionIndex", "append_rows", "solved_entry"]
 
@@ -124,10 +126,13 @@ class SolutionIndex:
 
     def __init__(
         self, entries: list[dict[str, Any]], vectors: np.ndarray, tally: FeedbackTally,
-        feedback_weight: float = 0.3,
+        feedback_weight: float = 0.3, lexical: LexicalIndex | None = None,
+        lexical_weight: float = 0.0,
     ) -> None:
         self.entries = entries
         self.vectors = vectors
+        self.lexical = lexical or LexicalIndex([])
+        self.lexical_weight = lexical_weight
         self.tally = tally
         self.feedback_weight = feedback_weight
         self.ids = {entry["id"] for entry in entries}
@@ -135,10 +140,11 @@ class SolutionIndex:
     @classmethod
     def build(
         cls, records: Iterable[Mapping[str, Any]], encode: Encoder, tally: FeedbackTally,
-        feedback_weight: float = 0.3,
+        feedback_weight: float = 0.3, lexical_weight: float = 0.0,
     ) -> SolutionIndex:
         """``encode`` reads the fixes' texts (at the index length, not the query length)."""
-        empty = cls([], np.zeros((0, 0), np.float32), tally, feedback_weight)
+        empty = cls([], np.zeros((0, 0), np.float32), tally, feedback_weight,
+                    lexical_weight=lexical_weight)
         return empty.extended(records, encode)
 
     def extended(self, records: Iterable[Mapping[str, Any]], encode: Encoder) -> SolutionIndex:
@@ -148,27 +154,34 @@ class SolutionIndex:
         fresh = list({entry["id"]: entry for entry in fresh}.values())
         if not fresh:
             return self
-        vectors = encode([document(entry) for entry in fresh])
-        return SolutionIndex(self.entries + fresh, append_rows(self.vectors, vectors), self.tally,
-                             self.feedback_weight)
+        documents = [document(entry) for entry in fresh]
+        return SolutionIndex(
+            self.entries + fresh, append_rows(self.vectors, encode(documents)), self.tally,
+            self.feedback_weight, self.lexical.extended([words(d) for d in documents]),
+            self.lexical_weight,
+        )
 
     def __len__(self) -> int:
         return len(self.entries)
 
     def search(
         self, query: np.ndarray, k: int, *, rng: np.random.Generator, exploration: float = 0.0,
-        domain: str | None = None,
+        domain: str | None = None, text: str = "",
     ) -> list[dict[str, Any]]:
-        """The ``k`` best fixes for a unit-length query embedding, best first."""
+        """The ``k`` best fixes for a unit-length query embedding (and the query's ``text``, for
+        the lexical part), best first."""
         if not self.entries:
             return []
         similarity = self.vectors @ query
+        relevance = similarity
+        if text and self.lexical_weight:
+            relevance = similarity + self.lexical_weight * self.lexical.scores(text)
         wanted = min(len(self.entries), k * _CANDIDATES)
-        candidates = np.argpartition(-similarity, wanted - 1)[:wanted]
+        candidates = np.argpartition(-relevance, wanted - 1)[:wanted]
         scored = []
         for index in candidates:
             entry = self.entries[index]
-            score = float(similarity[index]) + self.feedback_weight * self.tally.adjustment(
+            score = float(relevance[index]) + self.feedback_weight * self.tally.adjustment(
                 entry["id"], rng, exploration)
             if domain and domain.lower() in (tag.lower() for tag in entry["tags"]):
                 score += 0.05

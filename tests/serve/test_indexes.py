@@ -80,6 +80,24 @@ def test_a_fix_is_read_past_the_query_length(model, tmp_path):
     assert float(short[0] @ short[1]) > 0.99
 
 
+def test_the_lexical_part_lifts_the_fix_that_names_the_querys_rare_token(embed):
+    """Two fixes about the same failure in the same words but one: the query's error code."""
+    fixes = [
+        {"id": "reset", "source": "knowledge", "message": "socket hang up ECONNRESET from upstream",
+         "solution": "raise the proxy's keep-alive timeout above the app's"},
+        {"id": "refused", "source": "knowledge", "message": "socket hang up ECONNREFUSED from "
+         "upstream", "solution": "start the upstream service before the proxy"},
+    ]
+    text = "Error: ECONNREFUSED"
+    [query] = embed([text])
+    dense = SolutionIndex.build(fixes, embed, FeedbackTally())
+    fused = SolutionIndex.build(fixes, embed, FeedbackTally(), lexical_weight=0.5)
+    assert fused.search(query, 1, rng=RNG, text=text)[0]["id"] == "refused"
+    lifted = {s["id"]: s["score"] for s in fused.search(query, 2, rng=RNG, text=text)}
+    plain = {s["id"]: s["score"] for s in dense.search(query, 2, rng=RNG, text=text)}
+    assert lifted["refused"] - plain["refused"] == pytest.approx(0.5, abs=1e-3)
+
+
 def test_feedback_moves_a_fix_and_each_record_counts_once(embed):
     tally = FeedbackTally()
     index = SolutionIndex.build(SOLVED, embed, tally, feedback_weight=1.0)
