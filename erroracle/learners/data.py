@@ -190,7 +190,7 @@ def _pairs(store: ErrorStore, feedback: pa.Table, until: datetime | None) -> Fee
 def _lineage(examples: ray.data.Dataset, until: datetime | None) -> dict[str, Any]:
     import ray
 
-    columns = examples.select_columns(["source", "received_at", "validation"])
+    columns = examples.select_columns(["source", "received_at", "validation", "tag_category"])
     tables = ray.get(columns.to_arrow_refs())
     table = pa.concat_tables(tables)
     per_source = table.group_by("source").aggregate([("source", "count")]).to_pylist()
@@ -198,6 +198,10 @@ def _lineage(examples: ray.data.Dataset, until: datetime | None) -> dict[str, An
     return {
         "records": table.num_rows,
         "validation_records": int(pc.sum(table["validation"]).as_py() or 0),
+        # the split the tagged_* metrics are measured on: held-out records a source's tags
+        # give a category (their tags never reach training, in either split)
+        "tagged_validation_records": table.filter(pc.and_(
+            table["validation"], pc.greater_equal(table["tag_category"], 0))).num_rows,
         "records_per_source": {row["source"]: row["source_count"] for row in per_source},
         "newest_record": newest.isoformat() if newest else None,
         "until": until.isoformat() if until else None,

@@ -40,13 +40,16 @@ _SUPPORT = {
 }
 
 
-def classification_metrics(predicted: Sequence[int], gold: Sequence[int]) -> dict[str, float]:
-    """Accuracy and macro-F1 over the classes that occur in either the gold or the predictions."""
+def classification_metrics(predicted: Sequence[int], gold: Sequence[int],
+                           over_gold_classes: bool = False) -> dict[str, float]:
+    """Accuracy and macro-F1 over the classes that occur in either the gold or the predictions
+    (``over_gold_classes``: in the gold only, so that "no answer", -1, is a miss, not a class)."""
     predicted_arr, gold_arr = np.asarray(predicted), np.asarray(gold)
     if gold_arr.size == 0:
         return {}
     f1s = []
-    for label in np.union1d(predicted_arr, gold_arr):
+    classes = np.unique(gold_arr) if over_gold_classes else np.union1d(predicted_arr, gold_arr)
+    for label in classes:
         true_pos = np.sum((predicted_arr == label) & (gold_arr == label))
         denominator = np.sum(predicted_arr == label) + np.sum(gold_arr == label)
         f1s.append(2 * true_pos / denominator if denominator else 0.0)
@@ -77,11 +80,14 @@ def evaluate_model(model: ErrorModel, examples: pa.Table, batch_size: int = 64,
     """All headline metrics of ``model`` on validation examples (``learners.examples`` schema).
 
     Solutions are encoded at ``index_max_length`` tokens, as serving indexes them (None: the
-    model's own length). A metric without data (no labelled category, no solved error) is left
-    out rather than reported as zero.
+    model's own length). Where a source's tags give a category (``tag_category``, never a
+    training target), the model and the rules alone are both scored against it: the
+    ``tagged_*`` metrics, the split the README's "learns" rests on.
+    A metric without data (no labelled category, no solved error) is left out rather than
+    reported as zero.
     """
     rows = examples.select(
-        ["error_text", "solution_text", "category", "severity"]
+        ["error_text", "solution_text", "category", "severity", "tag_category", "rule_category"]
     ).to_pylist()
     metrics: dict[str, float] = {"examples": float(len(rows))}
     if not rows:
@@ -95,6 +101,7 @@ def evaluate_model(model: ErrorModel, examples: pa.Table, batch_size: int = 64,
         )
         metrics.update({f"{head}_{name}": value for name, value in scores.items()})
         metrics[f"{head}_examples"] = float(len(known))
+    metrics.update(_tagged_metrics(rows, output.category_logits.argmax(-1).tolist()))
     pool: dict[str, int] = {}
     paired = [i for i, row in enumerate(rows) if row["solution_text"]]
     targets = [pool.setdefault(rows[i]["solution_text"], len(pool)) for i in paired]
@@ -104,6 +111,21 @@ def evaluate_model(model: ErrorModel, examples: pa.Table, batch_size: int = 64,
         metrics["retrieval_pool"] = float(len(pool))
         metrics["retrieval_examples"] = float(len(paired))
     metrics.pop("severity_macro_f1", None)
+    return metrics
+
+
+def _tagged_metrics(rows: Sequence[Mapping[str, int]], predicted: Sequence[int]
+                    ) -> dict[str, float]:
+    """Model and rules against the categories people gave (tags, labels, flair)."""
+    tagged = [i for i, row in enumerate(rows) if row["tag_category"] >= 0]
+    if not tagged:
+        return {}
+    gold = [rows[i]["tag_category"] for i in tagged]
+    metrics = {"tagged_examples": float(len(tagged))}
+    for who, guesses in (("category", [predicted[i] for i in tagged]),
+                         ("rules", [rows[i]["rule_category"] for i in tagged])):
+        scores = classification_metrics(guesses, gold, over_gold_classes=True)
+        metrics.update({f"tagged_{who}_{name}": value for name, value in scores.items()})
     return metrics
 
 

@@ -4,8 +4,11 @@ Pure functions on Arrow tables, so that Ray Data (``learners.data``), the bootst
 side all turn a record into the same text and the same labels.
 
 Labels come with a weight that says how much to trust them. A user's correction (feedback) is
-trusted most, then what the producer or the knowledge base said, then the source's tags, then the
-weak rules of the taxonomy.
+trusted most, then what the producer or the knowledge base said, then the weak rules of the
+taxonomy. The category a source's tags give (Stack Overflow tags, GitHub labels, subreddit flair)
+is a human judgement the rules did not make: it is never a training target, only kept beside each
+example (``tag_category``, with what the rules alone say in ``rule_category``), so that evaluation
+can say whether the model learned anything beyond the rules.
 """
 
 from __future__ import annotations
@@ -40,7 +43,6 @@ COLUMNS = [
 LABEL_WEIGHTS = {
     "feedback": 1.0,
     "record": 1.0,
-    "tag": 0.8,
     "level": 0.7,
     "severity_rule": 0.6,
     "rule": 0.5,
@@ -58,6 +60,8 @@ EXAMPLE_SCHEMA = pa.schema([
     ("category_weight", pa.float32()),
     ("severity", pa.int32()),
     ("severity_weight", pa.float32()),
+    ("tag_category", pa.int32()),  # the category the source's tags give, or -1: never trained on
+    ("rule_category", pa.int32()),  # the category the taxonomy's rules alone give, or -1
     ("validation", pa.bool_()),
 ])
 _BODY_CHARS = 400
@@ -139,7 +143,7 @@ class Labeler:
         fix: dict[str, str | None] = {}
         for key in (record.get("fingerprint"), record.get("id")):
             fix.update(self.corrections.get(key or "", {}))
-        labels = self.taxonomy.label(record)
+        labels = self.taxonomy.label(record, use_tags=False)
         category, category_from = labels.category, labels.category_from
         severity, severity_from = labels.severity, labels.severity_from
         if fix.get("category") in self._category_index:
@@ -150,6 +154,13 @@ class Labeler:
             *self._indexed(self._category_index, category, category_from),
             *self._indexed(self._severity_index, severity, severity_from),
         )
+
+    def judged(self, record: Mapping[str, Any]) -> tuple[int, int]:
+        """(the category the record's tags give, the one the rules alone give); -1 when none."""
+        tagged, _ = self.taxonomy.category_by_tags(record.get("tags") or [])
+        ruled = self.taxonomy.rules_category(record)
+        return (self._category_index.get(tagged or "", -1),
+                self._category_index.get(ruled or "", -1))
 
     @staticmethod
     def _indexed(index: Mapping[str, int], name: str | None, origin: str | None):
@@ -176,6 +187,7 @@ def to_examples(
         if not text:
             continue
         category, category_weight, severity, severity_weight = labeler.label(record)
+        tag_category, rule_category = labeler.judged(record)
         fingerprint = record.get("fingerprint") or record["id"]
         solution = solution_text(record)
         negative = negatives.get(fingerprint, "") if solution else ""
@@ -185,7 +197,8 @@ def to_examples(
             "solution_text": solution, "negative_text": "" if negative == solution else negative,
             "category": category,
             "category_weight": category_weight, "severity": severity,
-            "severity_weight": severity_weight,
+            "severity_weight": severity_weight, "tag_category": tag_category,
+            "rule_category": rule_category,
             "validation": in_validation(issues.get(fingerprint, fingerprint),
                                         validation_fraction, seed),
         }

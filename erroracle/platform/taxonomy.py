@@ -131,6 +131,10 @@ class Taxonomy:
                 return rule.category, f"rule:{rule.name}"
         return None, None
 
+    def rules_category(self, record: Mapping[str, Any]) -> str | None:
+        """What the pattern rules alone say of a record: the baseline a model must beat."""
+        return self.category_by_rules(*_rule_inputs(record))[0]
+
     def category_by_tags(self, tags: Sequence[str]) -> tuple[str | None, str | None]:
         for tag in tags:
             category = self.tag_categories.get(tag.lower())
@@ -152,14 +156,18 @@ class Taxonomy:
             return self.categories[category]["severity"], "category_default"
         return None, None
 
-    def label(self, record: Mapping[str, Any]) -> Labels:
-        """Weak labels for a record (a mapping with error_type, message, tags, level, ...)."""
-        error_type = record.get("error_type") or ""
-        text = " ".join(filter(None, [record.get("message"), record.get("title")]))
+    def label(self, record: Mapping[str, Any], *, use_tags: bool = True) -> Labels:
+        """Weak labels for a record (a mapping with error_type, message, tags, level, ...).
+
+        ``use_tags=False`` leaves the source's tags out: training does, so that categories
+        people gave stay a measure of the model (``learners.evaluate``) rather than a target.
+        """
+        error_type, text = _rule_inputs(record)
         if record.get("category") in self.categories:
             category, category_from = record["category"], "record"
         else:
-            category, category_from = self.category_by_tags(record.get("tags") or [])
+            category, category_from = (self.category_by_tags(record.get("tags") or [])
+                                       if use_tags else (None, None))
             if category is None:
                 category, category_from = self.category_by_rules(error_type, text)
         if record.get("severity") in self.severities:
@@ -169,3 +177,9 @@ class Taxonomy:
                 error_type, text, record.get("level"), category
             )
         return Labels(category, category_from, severity, severity_from)
+
+
+def _rule_inputs(record: Mapping[str, Any]) -> tuple[str, str]:
+    """The error type and the text (message and title) the rules read."""
+    text = " ".join(filter(None, [record.get("message"), record.get("title")]))
+    return record.get("error_type") or "", text

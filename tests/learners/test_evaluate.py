@@ -11,7 +11,10 @@ from erroracle.learners.evaluate import (
     evaluate_model,
     retrieval_metrics,
 )
-from erroracle.learners.examples import EXAMPLE_SCHEMA
+from erroracle.learners.examples import EXAMPLE_SCHEMA, Labeler, to_examples
+from erroracle.learners.model import LabelSpace, new_model
+from erroracle.platform.records import parse_record, records_to_table
+from erroracle.platform.taxonomy import Taxonomy
 
 
 def test_macro_f1_and_accuracy_by_hand():
@@ -94,3 +97,30 @@ def test_metrics_missing_on_one_side_are_not_compared():
 
 def test_an_empty_validation_split_measures_nothing_rather_than_failing():
     assert evaluate_model(None, EXAMPLE_SCHEMA.empty_table()) == {"examples": 0.0}
+
+
+def test_categories_people_gave_score_the_model_and_the_rules_alone():
+    taxonomy = Taxonomy.load()
+    records = [
+        # the rules say network, the tag says security_tls: the rules miss
+        {"id": "a", "error_type": "ConnectionError", "message": "refused", "tags": ["ssl"]},
+        # the rules agree with the tag
+        {"id": "b", "error_type": "IntegrityError", "message": "duplicate key",
+         "tags": ["postgresql"]},
+        # the rules have nothing to say: a miss, not a class of its own
+        {"id": "c", "message": "it hangs forever", "tags": ["timeout"]},
+        # no tag that maps: not in the tagged split
+        {"id": "d", "error_type": "KeyError", "message": "'x'", "tags": ["python"]},
+    ]
+    examples = to_examples(records_to_table([parse_record(r).to_row() for r in records]),
+                           Labeler(taxonomy), validation_fraction=1.0)
+    assert examples["tag_category"].to_pylist()[3] == -1
+    model = new_model(None, LabelSpace(tuple(taxonomy.categories), tuple(taxonomy.severities)),
+                      dropout=0.0, max_length=32)
+    metrics = evaluate_model(model, examples)
+    assert metrics["tagged_examples"] == 3
+    assert metrics["tagged_rules_accuracy"] == pytest.approx(1 / 3)
+    # per gold class: security_tls 0, database 1, timeout 0
+    assert metrics["tagged_rules_macro_f1"] == pytest.approx(1 / 3)
+    assert 0.0 <= metrics["tagged_category_macro_f1"] <= 1.0
+    assert metrics["category_examples"] == 3  # "c" has no rule: no training label either

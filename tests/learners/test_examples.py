@@ -82,6 +82,17 @@ def test_label_precedence_feedback_then_record_then_tags_then_rules(taxonomy):
     assert severity == list(taxonomy.severities).index("critical") and severity_weight == 1.0
 
 
+def test_a_tag_category_is_kept_beside_the_example_never_as_its_label(taxonomy):
+    record = {"id": "t", "error_type": "KeyError", "message": "'x'", "tags": ["ssl"]}
+    labeler = Labeler(taxonomy)
+    category, weight, _, _ = labeler.label(record)
+    assert category == list(taxonomy.categories).index("runtime_logic")
+    assert weight == LABEL_WEIGHTS["rule"]
+    assert labeler.judged(record) == (list(taxonomy.categories).index("security_tls"), category)
+    row = to_examples(_table([record]), labeler, validation_fraction=0.0).to_pylist()[0]
+    assert (row["category"], row["tag_category"]) == (category, labeler.judged(record)[0])
+
+
 def test_unknown_labels_are_minus_one_with_zero_weight(taxonomy):
     assert Labeler(taxonomy).label({"id": "x", "message": "nothing to see"})[:2] == (-1, 0.0)
 

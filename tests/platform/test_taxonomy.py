@@ -52,6 +52,8 @@ def test_precedence_record_then_tags_then_rules(taxonomy):
     record = {"error_type": "KeyError", "message": "'x'", "tags": ["Docker", "ssl"]}
     assert taxonomy.label(record).category_from == "tag:ssl"
     assert taxonomy.label({**record, "category": "storage"}).category_from == "record"
+    assert taxonomy.label(record, use_tags=False).category_from.startswith("rule:")
+    assert taxonomy.rules_category(record) == "runtime_logic"
 
 
 def test_severity_from_rules_levels_and_defaults(taxonomy):
