@@ -10,8 +10,8 @@ import os
 
 from fastapi import FastAPI
 
-from erroracle.learners.examples import error_text
 from erroracle.learners.model import load_model
+from erroracle.platform.record_text import error_text
 
 app = FastAPI()
 model = load_model(os.environ["ERRORACLE_NAIVE_MODEL"])

@@ -14,6 +14,8 @@ Runs, each a fresh Serve app on the same lake:
   at 256 (the shipped ``model.index_max_length``);
 - one training round from it, served at the shipped lengths; it is measured on the questions of
   the round's validation split only (never trained on), and so are the others in that column;
+- the same round without the BM25-mined hard negatives (``train.mine_negatives: false``), to show
+  what they add; both rounds also report the offline retrieval of their held-out split;
 - the plain all-MiniLM-L6-v2 by cosine, outside the product: the title at 64 tokens against the
   body and answer at 256, the best plain setting the issue measured.
 
@@ -123,7 +125,7 @@ def plain_ranks(store, titles: dict[str, str]) -> dict[str, int]:
 
 def held_out(store, config, ids: list[str]) -> list[str]:
     """The questions in the training round's validation split (split by issue)."""
-    from erroracle.learners.examples import in_validation
+    from erroracle.platform.record_text import in_validation
 
     table = store.read_table(columns=["id", "fingerprint"])
     issues = store.issue_map(table["fingerprint"])
@@ -135,6 +137,7 @@ def held_out(store, config, ids: list[str]) -> list[str]:
 
 
 def train_one_round(config, store, registry, steps: int) -> dict[str, Any]:
+    """A round from the bootstrap champion, registered but not promoted."""
     import ray
     from ray.data import DataContext
 
@@ -145,11 +148,17 @@ def train_one_round(config, store, registry, steps: int) -> dict[str, Any]:
     result = run_round(config, store, registry, promote=False, overrides={
         "max_steps": steps, "checkpoint_every": steps, "max_epochs": 1000.0})
     ray.shutdown()
-    registry.promote(result.version, reason="benchmark: served whatever the rule decided")
     return {"version": result.version, "decision": result.decision.reason,
             "would_promote": result.decision.promote,
             "train_seconds": round(result.train_seconds, 1),
+            "training_negatives": result.lineage["training_negatives"],
             "offline_candidate": result.candidate, "offline_champion": result.champion}
+
+
+def serve_round(config, registry, round_: dict[str, Any], titles: dict[str, str]):
+    """The round's model served, whatever the promotion rule said, and asked every title."""
+    registry.promote(round_["version"], reason="benchmark: served whatever the rule decided")
+    return ranks_through_api(config, titles)
 
 
 def main() -> None:
@@ -164,8 +173,8 @@ def main() -> None:
 
     port = free_port()
     with tempfile.TemporaryDirectory() as folder:
-        def config_for(index_length: int | None = None):
-            environ = {"ERRORACLE_SERVE__PORT": str(port)}
+        def config_for(index_length: int | None = None, **environ: str):
+            environ["ERRORACLE_SERVE__PORT"] = str(port)
             if index_length:
                 environ["ERRORACLE_MODEL__INDEX_MAX_LENGTH"] = str(index_length)
             return load_config(None, data_root=folder, environ=environ)
@@ -182,8 +191,12 @@ def main() -> None:
             runs[f"bootstrap, index {length}"] = ranks_through_api(config_for(length), titles)
             print(f"bootstrap, index {length}: {by_half(runs[f'bootstrap, index {length}'], ids)}",
                   flush=True)
-        training = train_one_round(config, store, registry, args.steps)
-        runs["trained, shipped lengths"] = ranks_through_api(config, titles)
+        plain_round = config_for(ERRORACLE_TRAIN__MINE_NEGATIVES="false")
+        rounds = {"trained, no mined negatives":
+                  train_one_round(plain_round, store, registry, args.steps),
+                  "trained, shipped": train_one_round(config, store, registry, args.steps)}
+        for name, round_ in rounds.items():
+            runs[name] = serve_round(config, registry, round_, titles)
         unseen = held_out(store, config, ids)
         store.close()
 
@@ -198,10 +211,16 @@ def main() -> None:
     for name, row in never_trained_on.items():
         print(f"{name:<28}{row['recall_at_1']:>7.3f}{row['recall_at_5']:>7.3f}"
               f"{row['mrr_at_10']:>8.3f}")
-    print(f"round: {training['decision']}")
+    print(f"{'offline, held-out split':<28}{'R@5':>7}{'MRR@10':>8}")
+    for name, round_ in [("bootstrap", {"offline_candidate": next(iter(rounds.values()))[
+            "offline_champion"]}), *rounds.items()]:
+        offline = round_["offline_candidate"]
+        print(f"{name:<28}{offline['recall_at_5']:>7.3f}{offline['mrr_at_10']:>8.3f}")
+    for name, round_ in rounds.items():
+        print(f"{name}: {round_['decision']}")
     write("learning_quality", {
         "questions": len(ids), "top_k": TOP_K, "steps": args.steps, "by_half": table,
-        "never_trained_on": never_trained_on, "round": training,
+        "never_trained_on": never_trained_on, "rounds": rounds,
     })
 
 

@@ -4,7 +4,7 @@ The same lake and questions as ``learning_quality.py`` (titles as queries, each 
 and answer indexed without its title). The dense part is the product's own: the documents of
 ``erroracle.serve.solutions`` encoded at the shipped ``model.index_max_length`` by the bundled
 encoder, the query at ``model.max_length``. The lexical part is ``bm25s`` over the same
-documents, with two tokenisations: every word (the product's ``erroracle.serve.lexical.words``),
+documents, with two tokenisations: every word (the product's ``erroracle.platform.lexical.words``),
 or only identifiers (dotted names, snake_case,
 CamelCase, error types). Fusion adds ``weight × BM25 / max BM25`` to the cosine, or uses
 reciprocal-rank fusion. Settings are read on ``tune``; ``check`` says whether they hold.
@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import write  # noqa: E402
 from learning_quality import TOP_K, build_lake, by_half  # noqa: E402
 
-from erroracle.serve.lexical import words  # noqa: E402
+from erroracle.platform.lexical import words  # noqa: E402
 
 IDENTIFIER = re.compile(
     r"[A-Za-z_]\w*(?:[._:/][A-Za-z_]\w*)+|[A-Za-z]*[a-z][A-Z]\w*|[A-Za-z]+_\w+|"

@@ -22,7 +22,7 @@ CONCURRENCY = (1, 16, 64)
 
 
 def workloads(requests: int) -> dict[str, list[dict]]:
-    from erroracle.learners.examples import error_text
+    from erroracle.platform.record_text import error_text
 
     texts = list(dict.fromkeys(error_text(r).split("\n")[0] for r in so_records()))
     unique = [{"error_message": text} for text in texts[: requests * len(CONCURRENCY)]]

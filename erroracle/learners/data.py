@@ -2,7 +2,9 @@
 
 Deleted records never arrive (the lake's reader drops them). Each fingerprint contributes at most
 ``train.max_per_fingerprint`` records, so one noisy error cannot dominate a round; the split is by
-fingerprint, so the same error never sits on both sides. Tokens are cut at ``model.max_length`` in
+fingerprint, so the same error never sits on both sides. Each training error with a solution
+also carries a hard negative: a fix users said did not work for it, else the BM25-closest fix of
+another issue (``learners.hard_negatives``). Tokens are cut at ``model.max_length`` in
 ``map_batches`` and padded per batch by :class:`Collator` (dynamic padding: a batch of short errors
 costs what short errors cost).
 
@@ -38,8 +40,10 @@ from erroracle.learners.examples import (
     to_examples,
 )
 from erroracle.learners.feedback_pairs import FeedbackPairs, feedback_pairs, judged_fixes
+from erroracle.learners.hard_negatives import NegativeMiner
 from erroracle.learners.model import LabelSpace, base_encoder_path
-from erroracle.platform.config import Config
+from erroracle.platform.config import Config, TrainConfig
+from erroracle.platform.record_text import in_validation, solution_text
 from erroracle.platform.store import ErrorStore
 from erroracle.platform.taxonomy import Taxonomy
 
@@ -91,14 +95,35 @@ def capped_ids(index: pa.Table, cap: int, seed: int) -> pa.Array:
 
 
 def _labeller(labeler: Labeler, dropped: pa.Array, fraction: float, seed: int,
-              issues: dict[str, str], negatives: dict[str, str]):
+              issues: dict[str, str], negatives: dict[str, str], miner: NegativeMiner | None):
     def label(batch: pa.Table) -> pa.Table:
         if len(dropped):
             batch = batch.filter(pc.invert(pc.is_in(batch["id"], value_set=dropped)))
         return to_examples(batch, labeler, validation_fraction=fraction, seed=seed,
-                           issues=issues, negatives=negatives)
+                           issues=issues, negatives=negatives, miner=miner)
 
     return label
+
+
+def _miner(index: pa.Table, dropped: pa.Array, issues: dict[str, str],
+           train_cfg: TrainConfig) -> NegativeMiner | None:
+    """BM25 over the solutions on the training side of the split (``learners.hard_negatives``),
+    from the narrow columns already on the driver."""
+    if not train_cfg.mine_negatives:
+        return None
+    if len(dropped):
+        index = index.filter(pc.invert(pc.is_in(index["id"], value_set=dropped)))
+    solutions, groups = [], []
+    for record_id, fingerprint, solution in zip(
+        index["id"].to_pylist(), index["fingerprint"].to_pylist(),
+        index["solution"].to_pylist(), strict=True,
+    ):
+        text = solution_text({"solution": solution})
+        group = issues.get(fingerprint or record_id, fingerprint or record_id)
+        if text and not in_validation(group, train_cfg.validation_fraction, train_cfg.seed):
+            solutions.append(text)
+            groups.append(group)
+    return NegativeMiner(solutions, groups) if solutions else None
 
 
 @lru_cache(maxsize=2)
@@ -160,7 +185,7 @@ def build_datasets(
     examples = (
         records.map_batches(
             _labeller(labeler, dropped, train_cfg.validation_fraction, train_cfg.seed, issues,
-                      pairs.negatives),
+                      pairs.negatives, _miner(index, dropped, issues, train_cfg)),
             batch_format="pyarrow",
         )
         .map_batches(
@@ -190,7 +215,8 @@ def _pairs(store: ErrorStore, feedback: pa.Table, until: datetime | None) -> Fee
 def _lineage(examples: ray.data.Dataset, until: datetime | None) -> dict[str, Any]:
     import ray
 
-    columns = examples.select_columns(["source", "received_at", "validation", "tag_category"])
+    columns = examples.select_columns(
+        ["source", "received_at", "validation", "tag_category", "negative_text"])
     tables = ray.get(columns.to_arrow_refs())
     table = pa.concat_tables(tables)
     per_source = table.group_by("source").aggregate([("source", "count")]).to_pylist()
@@ -202,6 +228,8 @@ def _lineage(examples: ray.data.Dataset, until: datetime | None) -> dict[str, An
         # give a category (their tags never reach training, in either split)
         "tagged_validation_records": table.filter(pc.and_(
             table["validation"], pc.greater_equal(table["tag_category"], 0))).num_rows,
+        "training_negatives": table.filter(pc.and_(
+            pc.invert(table["validation"]), pc.not_equal(table["negative_text"], ""))).num_rows,
         "records_per_source": {row["source"]: row["source_count"] for row in per_source},
         "newest_record": newest.isoformat() if newest else None,
         "until": until.isoformat() if until else None,

@@ -19,7 +19,9 @@ from typing import Any
 
 import pyarrow as pa
 
+from erroracle.learners.hard_negatives import NegativeMiner
 from erroracle.learners.model import LabelSpace
+from erroracle.platform.record_text import error_text, in_validation, solution_text
 from erroracle.platform.taxonomy import Taxonomy
 
 __all__ = [
@@ -28,9 +30,6 @@ __all__ = [
     "LABEL_WEIGHTS",
     "Labeler",
     "cap_group",
-    "error_text",
-    "in_validation",
-    "solution_text",
     "to_examples",
 ]
 
@@ -55,7 +54,8 @@ EXAMPLE_SCHEMA = pa.schema([
     ("received_at", pa.timestamp("us", tz="UTC")),
     ("error_text", pa.string()),
     ("solution_text", pa.string()),
-    ("negative_text", pa.string()),  # a fix users said did not work for this error, or ""
+    # a fix users said did not work for this error, else one BM25 mined (training only), or ""
+    ("negative_text", pa.string()),
     ("category", pa.int32()),
     ("category_weight", pa.float32()),
     ("severity", pa.int32()),
@@ -64,45 +64,6 @@ EXAMPLE_SCHEMA = pa.schema([
     ("rule_category", pa.int32()),  # the category the taxonomy's rules alone give, or -1
     ("validation", pa.bool_()),
 ])
-_BODY_CHARS = 400
-_SOLUTION_CHARS = 1200
-_FRAMES = 3
-
-
-def error_text(record: Mapping[str, Any], body_chars: int = _BODY_CHARS) -> str:
-    """The text the model reads for an error: type and message, title, innermost frames.
-
-    The head of the text carries the most signal, because long texts are truncated at the end.
-    A record without a message (a question) is read by the first ``body_chars`` of its body.
-    """
-    error_type = (record.get("error_type") or "").strip()
-    message = (record.get("message") or "").strip()
-    head = f"{error_type}: {message}" if error_type and message else error_type or message
-    parts = [head]
-    title = (record.get("title") or "").strip()
-    if title and title not in head:
-        parts.append(title)
-    if not message:
-        parts.append((record.get("body") or "")[:body_chars].strip())
-    frames = record.get("frames") or []
-    where = [
-        f"{frame.get('module') or frame.get('file') or ''}:{frame.get('function') or ''}"
-        for frame in frames[-_FRAMES:]
-    ]
-    if where:
-        parts.append("at " + " ".join(where))
-    return "\n".join(part for part in parts if part)
-
-
-def solution_text(record: Mapping[str, Any]) -> str:
-    return " ".join((record.get("solution") or "").split())[:_SOLUTION_CHARS]
-
-
-def in_validation(group: str, fraction: float, seed: int = 0) -> bool:
-    """Whether a group's records (an issue's, or a fingerprint's) are held out: a stable hash,
-    so a group never straddles."""
-    digest = hashlib.blake2b(f"{seed}\x1f{group}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2**64 < fraction
 
 
 class Labeler:
@@ -172,13 +133,15 @@ class Labeler:
 def to_examples(
     table: pa.Table, labeler: Labeler, *, validation_fraction: float, seed: int = 0,
     issues: Mapping[str, str] | None = None, negatives: Mapping[str, str] | None = None,
+    miner: NegativeMiner | None = None,
 ) -> pa.Table:
     """Lake records (an Arrow table) to examples in :data:`EXAMPLE_SCHEMA`.
 
     The split is by issue (``issues`` maps fingerprints to issues; a fingerprint without one
     stands for itself), so the templates of one event type never sit on both sides.
     ``negatives`` maps fingerprints to a fix that did not work for them: it is kept beside each
-    example of that fingerprint that has a solution of its own.
+    example of that fingerprint that has a solution of its own. A training example without one
+    gets the ``miner``'s, when there is a miner.
     """
     issues, negatives = issues or {}, negatives or {}
     columns: dict[str, list[Any]] = {name: [] for name in EXAMPLE_SCHEMA.names}
@@ -189,8 +152,12 @@ def to_examples(
         category, category_weight, severity, severity_weight = labeler.label(record)
         tag_category, rule_category = labeler.judged(record)
         fingerprint = record.get("fingerprint") or record["id"]
+        group = issues.get(fingerprint, fingerprint)
+        held_out = in_validation(group, validation_fraction, seed)
         solution = solution_text(record)
         negative = negatives.get(fingerprint, "") if solution else ""
+        if solution and not negative and miner is not None and not held_out:
+            negative = miner.negative(text, group, solution)
         row = {
             "id": record["id"], "source": record["source"], "fingerprint": fingerprint,
             "received_at": record["received_at"], "error_text": text,
@@ -199,8 +166,7 @@ def to_examples(
             "category_weight": category_weight, "severity": severity,
             "severity_weight": severity_weight, "tag_category": tag_category,
             "rule_category": rule_category,
-            "validation": in_validation(issues.get(fingerprint, fingerprint),
-                                        validation_fraction, seed),
+            "validation": held_out,
         }
         for name, value in row.items():
             columns[name].append(value)

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from erroracle.learners.examples import COLUMNS, solution_text
+from erroracle.learners.examples import COLUMNS
 from erroracle.platform.feedback import read_feedback
+from erroracle.platform.record_text import solution_text
 
 __all__ = ["FeedbackPairs", "feedback_pairs", "judged_fixes"]
 

@@ -218,6 +218,7 @@ class TrainConfig(_Section):
     max_failures: int = Field(2, ge=0)
     validation_fraction: float = Field(0.2, gt=0, lt=1)
     max_per_fingerprint: int = Field(50, ge=1)
+    mine_negatives: bool = True
     promote_tolerance: float = Field(0.01, ge=0)
     seed: int = 0
 

@@ -20,12 +20,12 @@ from ray import serve
 from starlette.concurrency import run_in_threadpool
 
 from erroracle.errors import ErroracleError, ModelNotReady, StorageError, ValidationError
-from erroracle.learners.examples import error_text
 from erroracle.platform.config import Config
 from erroracle.platform.feedback import feedback_record
 from erroracle.platform.fingerprint import record_template
 from erroracle.platform.lake import open_store
 from erroracle.platform.prepare import RecordPreparer
+from erroracle.platform.record_text import error_text
 from erroracle.platform.registry import Registry, version_number
 from erroracle.platform.store import group_issues
 from erroracle.platform.taxonomy import Taxonomy

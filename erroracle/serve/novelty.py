@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from erroracle.learners.examples import error_text, in_validation
+from erroracle.platform.record_text import error_text, in_validation
 from erroracle.serve.solutions import Encoder, append_rows
 
 __all__ = ["DEFAULT_THRESHOLD", "GroupIndex", "Novelty", "calibrate"]

@@ -5,7 +5,7 @@ questions with an accepted or top answer, and app errors whose fix a user confir
 the fix in its text). Each is one document, its error text followed by its solution, so that an
 entry with only a solution (a runbook) is found as well. The score is the cosine similarity of
 the query and that document, plus ``serve.lexical_weight`` times its BM25 score normalised to the
-query's best (``erroracle.serve.lexical``), plus a feedback term: the posterior mean of a
+query's best (``erroracle.platform.lexical``), plus a feedback term: the posterior mean of a
 Beta(1 + worked, 1 + failed) centred on zero, so unjudged fixes are neutral. A small
 Thompson-sampling term lets fixes with little feedback be tried now and then.
 
@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from erroracle.learners.examples import error_text, solution_text
 from erroracle.platform.feedback import read_feedback
-from erroracle.serve.lexical import LexicalIndex, words
+from erroracle.platform.lexical import LexicalIndex, words
+from erroracle.platform.record_text import error_text, solution_text
 
 __all__ = ["FeedbackTally", "SolutionIndex", "append_rows", "solved_entry"]
 

@@ -1,4 +1,5 @@
-"""BM25 over the fixes' documents, to add to the dense similarity of suggest-fix.
+"""BM25 over texts: added to the dense similarity of suggest-fix (``serve.solutions``), and the
+miner of hard negatives for training (``learners.hard_negatives``).
 
 A well-kept library (``bm25s``: sparse matrices, scores for every document in one pass) over a
 small tokeniser that keeps dotted names whole and also split (``requests.exceptions`` gives

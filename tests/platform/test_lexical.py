@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from erroracle.serve.lexical import LexicalIndex, words
+from erroracle.platform.lexical import LexicalIndex, words
 
 
 def test_dotted_names_count_whole_and_split_and_common_words_do_not():
