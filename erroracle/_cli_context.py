@@ -47,9 +47,16 @@ class Context:
         return self._config
 
     def store(self, background: bool = True):
+        """The lake to write (a log segment of its own, other writers' logs replayed)."""
         from erroracle.platform.lake import open_store
 
         return open_store(self.config, background=background)
+
+    def reader(self):
+        """The lake to read only: nothing replayed, written or locked."""
+        from erroracle.platform.lake_reader import open_reader
+
+        return open_reader(self.config)
 
 
 def preparer(obj: Context):

@@ -93,12 +93,12 @@ def _status(obj: Context, top: int, rounds: int = 0) -> dict[str, Any]:
     from erroracle.platform.registry import Registry
 
     config = obj.config
-    with obj.store(background=False) as store:
-        by_source = store.counts_by_source()
+    with obj.reader() as reader:
+        by_source = reader.counts_by_source()
         lake = {"total": sum(by_source.values()), "by_source": by_source,
-                "quarantined_files": store.quarantined_files(),
-                "replayed_on_open": store.replayed_records}
-        issues = store.issue_groups(limit=top)
+                "quarantined_files": reader.quarantined_files(),
+                "log_segments": reader.log_segments()}
+        issues = reader.issue_groups(limit=top)
     registry = Registry(config.data_root)
     champion = registry.champion()
     history = RoundHistory(config.data_root)

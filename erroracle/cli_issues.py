@@ -34,8 +34,8 @@ def issues() -> None:
 @click.pass_obj
 def list_issues(obj: Context, top: int, sources: tuple[str, ...], as_json: bool) -> None:
     """The most frequent issues."""
-    with obj.store(background=False) as store:
-        found = store.issue_groups(top, sources=list(sources) or None)
+    with obj.reader() as reader:
+        found = reader.issue_groups(top, sources=list(sources) or None)
     if as_json:
         click.echo(dumps({"issues": found}))
         return
@@ -50,8 +50,8 @@ def list_issues(obj: Context, top: int, sources: tuple[str, ...], as_json: bool)
 @click.pass_obj
 def show_issue(obj: Context, issue: str) -> None:
     """One issue as JSON: its fingerprints, counts and corrections."""
-    with obj.store(background=False) as store:
-        click.echo(dumps(store.issue(issue)))
+    with obj.reader() as reader:
+        click.echo(dumps(reader.issue(issue)))
 
 
 @issues.command("merge")

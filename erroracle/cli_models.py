@@ -48,7 +48,7 @@ def train(obj: Context, workers: int | None, gpu: bool | None, max_steps: int | 
     ray = start_ray(obj)
     try:
         registry = Registry(obj.config.data_root)
-        with obj.store(background=False) as store:
+        with obj.reader() as store:
             if registry.champion() is None and store.counts_by_source().get("knowledge"):
                 version = bootstrap(obj.config, store, registry)
                 click.echo(f"no champion yet: bootstrapped {version} from the knowledge base")
@@ -71,7 +71,7 @@ def tune(obj: Context, trials: int | None, max_steps: int | None) -> None:
 
     ray = start_ray(obj)
     try:
-        with obj.store(background=False) as store:
+        with obj.reader() as store:
             summary = run_tune(obj.config, store, trials=trials, max_steps=max_steps)
     finally:
         ray.shutdown()

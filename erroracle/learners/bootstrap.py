@@ -24,7 +24,7 @@ from erroracle.learners.model import ErrorModel, new_model
 from erroracle.learners.objective import masked_cross_entropy
 from erroracle.platform.config import Config
 from erroracle.platform.registry import Registry
-from erroracle.platform.store import ErrorStore
+from erroracle.platform.store import ErrorReader
 from erroracle.platform.taxonomy import Taxonomy
 
 __all__ = ["bootstrap", "fit_heads"]
@@ -58,7 +58,7 @@ def fit_heads(model: ErrorModel, examples: pa.Table, *, weight_decay: float = 0.
 
 
 def bootstrap(
-    config: Config, store: ErrorStore, registry: Registry, *, taxonomy: Taxonomy | None = None
+    config: Config, store: ErrorReader, registry: Registry, *, taxonomy: Taxonomy | None = None
 ) -> str:
     """Fit, evaluate, register and promote the first model; returns its version."""
     started = time.perf_counter()

@@ -44,7 +44,7 @@ from erroracle.learners.hard_negatives import NegativeMiner
 from erroracle.learners.model import LabelSpace, base_encoder_path
 from erroracle.platform.config import Config, TrainConfig
 from erroracle.platform.record_text import in_validation, solution_text
-from erroracle.platform.store import ErrorStore
+from erroracle.platform.store import ErrorReader
 from erroracle.platform.taxonomy import Taxonomy
 
 if TYPE_CHECKING:
@@ -159,7 +159,7 @@ def _split(flag: bool):
 
 
 def build_datasets(
-    store: ErrorStore, config: Config, taxonomy: Taxonomy, *, until: datetime | None = None
+    store: ErrorReader, config: Config, taxonomy: Taxonomy, *, until: datetime | None = None
 ) -> TrainingData:
     """Read the lake and build the tokenised, materialised train and validation datasets."""
     import ray.data
@@ -202,7 +202,7 @@ def build_datasets(
     return TrainingData(train, validation, labeler.space, _lineage(examples, until))
 
 
-def _pairs(store: ErrorStore, feedback: pa.Table, until: datetime | None) -> FeedbackPairs:
+def _pairs(store: ErrorReader, feedback: pa.Table, until: datetime | None) -> FeedbackPairs:
     """Feedback on fixes as positive pairs and hard negatives (``learners.feedback_pairs``)."""
     if until is not None and feedback.num_rows:
         feedback = feedback.filter(pc.less_equal(feedback["received_at"], until))

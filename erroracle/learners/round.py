@@ -33,7 +33,7 @@ from erroracle.learners.train import build_trainer
 from erroracle.platform.config import Config, TrainConfig
 from erroracle.platform.registry import Registry
 from erroracle.platform.resources import wait_for_cpus
-from erroracle.platform.store import ErrorStore
+from erroracle.platform.store import ErrorReader
 from erroracle.platform.taxonomy import Taxonomy
 
 __all__ = ["RoundResult", "plain_retrieval", "run_round", "runs_path", "starting_point"]
@@ -103,7 +103,7 @@ def _fit(
 
 
 def run_round(
-    config: Config, store: ErrorStore, registry: Registry, *, taxonomy: Taxonomy | None = None,
+    config: Config, store: ErrorReader, registry: Registry, *, taxonomy: Taxonomy | None = None,
     promote: bool = True, overrides: dict[str, Any] | None = None,
     fail_once_at_step: int | None = None, cancel: threading.Event | None = None,
 ) -> RoundResult:

@@ -25,7 +25,7 @@ from erroracle.learners.round import runs_path, starting_point
 from erroracle.learners.train import build_trainer
 from erroracle.platform.config import Config, bundled
 from erroracle.platform.registry import Registry
-from erroracle.platform.store import ErrorStore
+from erroracle.platform.store import ErrorReader
 from erroracle.platform.taxonomy import Taxonomy
 
 __all__ = ["DEFAULT_SPACE", "TuneSummary", "load_space", "run_tune"]
@@ -89,7 +89,7 @@ def _trial(params: dict[str, Any], *, config: Config, data: TrainingData, base: 
 
 
 def run_tune(
-    config: Config, store: ErrorStore, *, trials: int | None = None, max_steps: int | None = None,
+    config: Config, store: ErrorReader, *, trials: int | None = None, max_steps: int | None = None,
     taxonomy: Taxonomy | None = None,
 ) -> TuneSummary:
     """Sweep, keep the best configuration in ``state/tuned.json``, return the summary."""

@@ -29,8 +29,10 @@ from erroracle.learners.round import run_round
 from erroracle.loop.history import RoundHistory, iso_utc
 from erroracle.platform.config import Config
 from erroracle.platform.lake import open_store
+from erroracle.platform.lake_reader import open_reader
 from erroracle.platform.prepare import RecordPreparer
 from erroracle.platform.registry import Registry
+from erroracle.platform.store import ErrorReader, ErrorStore
 
 __all__ = ["Conductor", "TrainDue"]
 
@@ -77,7 +79,7 @@ class Conductor:
         """A crawl interval after the last round started; ``now`` when there was none."""
         return self.history.next_round_at(self.config.loop.crawl_every, now)
 
-    def train_due(self, store: Any, now: float) -> TrainDue:
+    def train_due(self, lake: ErrorReader, now: float) -> TrainDue:
         """Training is due on time with enough new records, or early on a burst of new groups."""
         loop = self.config.loop
         champion = Registry(self.config.data_root).champion()
@@ -85,7 +87,7 @@ class Conductor:
         base = max(last["started_ts"] if last else 0.0,
                    _created(self.config.data_root, champion) if champion else 0.0)
         since = datetime.fromtimestamp(base, timezone.utc)
-        table = store.read_table(columns=["fingerprint", "received_at"])
+        table = lake.read_table(columns=["fingerprint", "received_at"])
         after = _received_after(table, since)
         newer = table.filter(after)
         older = set(table.filter(pc.invert(after))["fingerprint"].to_pylist())
@@ -109,9 +111,7 @@ class Conductor:
         """A burst of new error groups, checked between rounds."""
         if not self.config.loop.burst_new_groups:
             return False
-        with open_store(self.config, background=False) as store:
-            due = self.train_due(store, self.clock())
-        return due.burst
+        return self.train_due(open_reader(self.config), self.clock()).burst
 
     # -- running --------------------------------------------------------------------------------
 
@@ -137,15 +137,16 @@ class Conductor:
             "started": iso_utc(started), "started_ts": started, "stages": {},
         }
         self.say(f"round {entry['round']} started ({trigger})")
-        with open_store(self.config, background=False) as store:
+        with open_store(self.config, background=False) as store:  # the crawl writes
             self._crawl(entry, store, RecordPreparer.for_config(self.config))
-            due = self.train_due(store, started)
-            entry["new_records"], entry["new_groups"] = due.new_records, due.new_groups
-            if due.due:
-                self._train(entry, store, due.reason)
-            else:
-                entry.update(decision="skipped", why=due.reason)
-            counts = store.counts_by_source()
+        lake = open_reader(self.config)  # the rest only reads
+        due = self.train_due(lake, started)
+        entry["new_records"], entry["new_groups"] = due.new_records, due.new_groups
+        if due.due:
+            self._train(entry, lake, due.reason)
+        else:
+            entry.update(decision="skipped", why=due.reason)
+        counts = lake.counts_by_source()
         before = (previous or {}).get("lake", {})
         entry["lake"] = counts
         entry["records_seen"] = {source: count - before.get(source, 0)
@@ -158,7 +159,7 @@ class Conductor:
                  f"{entry['decision']} ({entry['why']})")
         return entry
 
-    def _crawl(self, entry: dict[str, Any], store: Any, prepare: Any) -> None:
+    def _crawl(self, entry: dict[str, Any], store: ErrorStore, prepare: Any) -> None:
         started = time.perf_counter()
         stage: dict[str, Any] = {}
         try:
@@ -176,13 +177,13 @@ class Conductor:
         stage["seconds"] = round(time.perf_counter() - started, 3)
         entry["stages"]["crawl"] = stage
 
-    def _train(self, entry: dict[str, Any], store: Any, reason: str) -> None:
+    def _train(self, entry: dict[str, Any], lake: ErrorReader, reason: str) -> None:
         registry = Registry(self.config.data_root)
         champion = registry.champion()
         started = time.perf_counter()
         self.say(f"  training a candidate from {champion or 'the base encoder'} ({reason})")
         try:
-            result = _in_thread(run_round, self.config, store, registry, cancel=self.stop,
+            result = _in_thread(run_round, self.config, lake, registry, cancel=self.stop,
                                 **self.train_options)
         except Exception as exc:  # the champion keeps serving; the next round runs on time
             log.exception("the training stage failed")

@@ -28,12 +28,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.dataset as pads
-import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pydantic
 
@@ -42,31 +39,22 @@ from erroracle.platform import wal
 from erroracle.platform.atomic import put_file
 from erroracle.platform.config import Config
 from erroracle.platform.fingerprint import record_template
-from erroracle.platform.issue_book import IssueBook
+from erroracle.platform.lake_reader import LakeReader
 from erroracle.platform.records import ARROW_SCHEMA, ErrorRecord, records_to_table
-from erroracle.platform.store import (
-    AppendResult,
-    ErrorStore,
-    Tombstones,
-    assign_issues,
-    filter_time,
-    validate_batch,
-)
-
-if TYPE_CHECKING:
-    import ray.data
+from erroracle.platform.store import AppendResult, ErrorStore, assign_issues, validate_batch
 
 __all__ = ["ParquetErrorStore", "open_store"]
 
 log = logging.getLogger("erroracle.lake")
 _BATCH = pydantic.TypeAdapter(list[ErrorRecord])
-_TOMBSTONE_COLUMNS = ["id", "fingerprint", "received_at"]
 # Temporary files older than this belong to a writer that died mid-write.
 _STALE_TMP_SECONDS = 3600
 
 
-class ParquetErrorStore(ErrorStore):
-    """The durable error lake. See the module docstring for the layout and the rules.
+class ParquetErrorStore(LakeReader, ErrorStore):
+    """The durable error lake to write. See the module docstring for the layout and the rules;
+    reads are the :class:`~erroracle.platform.lake_reader.LakeReader`'s, plus what is still in
+    this writer's log for :meth:`find`.
 
     Example:
         >>> store = ParquetErrorStore("/tmp/lake")
@@ -83,18 +71,7 @@ class ParquetErrorStore(ErrorStore):
         flush_seconds: float = 2.0,
         background: bool = True,
     ) -> None:
-        try:
-            self._fs, root = pafs.FileSystem.from_uri(data_root)
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise StorageError(f"data_root {data_root!r}: {exc}") from exc
-        self.data_root = data_root
-        self._local = isinstance(self._fs, pafs.LocalFileSystem)
-        self._root = root.rstrip("/")
-        self._events = f"{self._root}/events"
-        self._deletes = f"{self._root}/deletes"
-        self._quarantine = f"{self._root}/quarantine"
-        self._wal_dir = Path(wal_dir).expanduser() if wal_dir else self._default_wal_dir()
-        self.issues = IssueBook(self._issues_dir())
+        super().__init__(data_root, wal_dir=wal_dir, writable_issues=True)
         self._flush_records = flush_records
         self._flush_seconds = flush_seconds
         self._writer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -120,18 +97,6 @@ class ParquetErrorStore(ErrorStore):
             self._thread.start()
 
     # -- start-up ---------------------------------------------------------------------------
-
-    def _default_wal_dir(self) -> Path:
-        if self._local:
-            return Path(self._root) / "wal"
-        # An object store cannot fsync an append; its log lives on this node's disk.
-        digest = uuid.uuid5(uuid.NAMESPACE_URL, self.data_root).hex[:12]
-        return Path.home() / ".erroracle" / f"wal-{digest}"
-
-    def _issues_dir(self) -> Path:
-        """The issue log sits in the lake on local disk; an object store cannot append, so there
-        it sits beside this node's write-ahead log."""
-        return Path(self._root) / "issues" if self._local else self._wal_dir / "issues"
 
     def _open(self) -> None:
         for folder in (self._events, self._deletes):
@@ -181,16 +146,6 @@ class ParquetErrorStore(ErrorStore):
             segment.release(Path(self._quarantine) if self._local else self._wal_dir / "quarantine")
 
     # -- files and the id index -------------------------------------------------------------
-
-    def _list_files(self) -> list[str]:
-        selector = pafs.FileSelector(self._events, recursive=True, allow_not_found=True)
-        return sorted(
-            info.path
-            for info in self._fs.get_file_info(selector)
-            if info.type == pafs.FileType.File
-            and info.base_name.endswith(".parquet")
-            and not info.base_name.startswith((".", "_"))
-        )
 
     def _quarantine_file(self, path: str, reason: str) -> None:
         relative = path[len(self._events) + 1 :].replace("/", "__")
@@ -272,7 +227,7 @@ class ParquetErrorStore(ErrorStore):
         if not records:
             return 0
         self._refresh_index()
-        tombstones = self._load_tombstones()
+        tombstones = self.tombstones()
         fresh, seen = [], set()
         for record in records:
             if record.id in self._stored_ids or record.id in seen:
@@ -329,20 +284,6 @@ class ParquetErrorStore(ErrorStore):
 
     # -- deleting ---------------------------------------------------------------------------
 
-    def _load_tombstones(self) -> Tombstones:
-        tombstones = Tombstones()
-        selector = pafs.FileSelector(self._deletes, allow_not_found=True)
-        for info in self._fs.get_file_info(selector):
-            if not info.base_name.endswith(".json"):
-                continue
-            with self._fs.open_input_stream(info.path) as stream:
-                entry = json.loads(stream.read())
-            tombstones.ids.update(entry.get("ids", []))
-            if entry.get("fingerprint"):
-                at = datetime.fromisoformat(entry["deleted_at"])
-                tombstones.fingerprints[entry["fingerprint"]] = at
-        return tombstones
-
     def _write_tombstone(self, ids: Sequence[str], fingerprint: str | None) -> None:
         now = datetime.now(timezone.utc)
         entry = {"ids": list(ids), "fingerprint": fingerprint, "deleted_at": now.isoformat()}
@@ -356,7 +297,7 @@ class ParquetErrorStore(ErrorStore):
             raise ValidationError("delete needs ids or a fingerprint")
         self._write_tombstone(ids, fingerprint)
         self.flush()
-        tombstones = self._load_tombstones()
+        tombstones = self.tombstones()
         removed = 0
         for path in self._list_files():
             table = pq.read_table(path, filesystem=self._fs)
@@ -373,40 +314,6 @@ class ParquetErrorStore(ErrorStore):
 
     # -- reading ----------------------------------------------------------------------------
 
-    def _files(self, sources: Sequence[str] | None, since: datetime | None, until: datetime | None):
-        """Parquet files, pruned by the source and date folders they sit in."""
-        wanted = set(sources) if sources is not None else None
-        first = since.strftime("%Y-%m-%d") if since else None
-        last = until.strftime("%Y-%m-%d") if until else None
-        chosen = []
-        for path in self._list_files():
-            parts = dict(p.split("=", 1) for p in path.split("/")[-3:-1] if "=" in p)
-            if wanted is not None and parts.get("source") not in wanted:
-                continue
-            day = parts.get("date", "")
-            if (first and day < first) or (last and day > last):
-                continue
-            chosen.append(path)
-        return chosen
-
-    def read_table(self, *, sources=None, since=None, until=None, columns=None) -> pa.Table:
-        files = self._files(sources, since, until)
-        wanted = list(columns) if columns else ARROW_SCHEMA.names
-        needed = list(dict.fromkeys(wanted + _TOMBSTONE_COLUMNS + ["source"]))
-        if not files:
-            return ARROW_SCHEMA.empty_table().select(wanted)
-        try:
-            dataset = pads.dataset(
-                files, schema=ARROW_SCHEMA, filesystem=self._fs, format="parquet"
-            )
-            table = dataset.to_table(columns=needed)
-        except (pa.ArrowException, OSError) as exc:
-            raise StorageError(f"cannot read the error lake at {self.data_root}: {exc}") from exc
-        if sources is not None:
-            table = table.filter(pc.is_in(table["source"], value_set=pa.array(list(sources))))
-        table = self._load_tombstones().apply(filter_time(table, since, until))
-        return table.select(wanted)
-
     def find(self, ids: Sequence[str]) -> list[dict[str, Any]]:
         """Records by id, including those still in the log; reads only the ``id`` matches."""
         wanted = set(ids)
@@ -415,62 +322,15 @@ class ParquetErrorStore(ErrorStore):
             pending += [
                 r.to_row() for records, _ in self._sealed for r in records if r.id in wanted
             ]
-        missing = wanted - {row["id"] for row in pending}
-        files = self._files(None, None, None) if missing else []
-        if not files:
-            return self._load_tombstones().apply(records_to_table(pending)).to_pylist()
-        try:
-            dataset = pads.dataset(
-                files, schema=ARROW_SCHEMA, filesystem=self._fs, format="parquet"
-            )
-            stored = dataset.to_table(filter=pc.field("id").isin(sorted(missing)))
-        except (pa.ArrowException, OSError) as exc:
-            raise StorageError(f"cannot read the error lake at {self.data_root}: {exc}") from exc
+        stored = self._stored(wanted - {row["id"] for row in pending})
         rows = pa.concat_tables([records_to_table(pending), stored])
-        return self._load_tombstones().apply(rows).to_pylist()
-
-    def to_dataset(
-        self,
-        *,
-        sources: Sequence[str] | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> ray.data.Dataset:
-        """The live records as a Ray Dataset read with ``ray.data.read_parquet``."""
-        import ray.data
-
-        files = self._files(sources, since, until)
-        if not files:
-            return ray.data.from_arrow(ARROW_SCHEMA.empty_table())
-        dataset = ray.data.read_parquet(files, filesystem=self._fs, partitioning=None)
-        live = _LiveRows(self._load_tombstones(), sources, since, until)
-        return dataset.map_batches(live, batch_format="pyarrow")
-
-    def quarantined_files(self) -> int:
-        """How many damaged files sit in quarantine (found by this or earlier starts)."""
-        selector = pafs.FileSelector(self._quarantine, recursive=True, allow_not_found=True)
-        return sum(
-            1 for info in self._fs.get_file_info(selector) if info.type == pafs.FileType.File
-        )
+        return self.tombstones().apply(rows).to_pylist()
 
     @property
     def pending(self) -> int:
         """Records appended (durable in the log) but not yet in Parquet."""
         with self._lock:
             return len(self._pending) + sum(len(records) for records, _ in self._sealed)
-
-
-class _LiveRows:
-    """Ray Data batch filter: drop deleted rows and rows outside the source/time window."""
-
-    def __init__(self, tombstones: Tombstones, sources, since, until) -> None:
-        self.tombstones, self.sources, self.since, self.until = tombstones, sources, since, until
-
-    def __call__(self, batch: pa.Table) -> pa.Table:
-        batch = batch.cast(ARROW_SCHEMA) if batch.schema != ARROW_SCHEMA else batch
-        if self.sources is not None:
-            batch = batch.filter(pc.is_in(batch["source"], value_set=pa.array(list(self.sources))))
-        return self.tombstones.apply(filter_time(batch, self.since, self.until))
 
 
 def open_store(config: Config, *, background: bool = True) -> ParquetErrorStore:

@@ -24,6 +24,7 @@ from erroracle.platform.records import ARROW_SCHEMA, ErrorRecord, parse_record, 
 
 __all__ = [
     "AppendResult",
+    "ErrorReader",
     "ErrorStore",
     "InMemoryErrorStore",
     "Tombstones",
@@ -165,17 +166,10 @@ def assign_issues(book: IssueBook, records: Sequence[ErrorRecord]) -> dict[str, 
     return found  # type: ignore[return-value]
 
 
-class ErrorStore(abc.ABC):
-    """The error lake: durable appends, idempotent by id, reads that honour deletions.
-
-    ``issues`` is the lake's issue layer; every append puts new fingerprints into it first.
-    """
+class ErrorReader(abc.ABC):
+    """Reads of the error lake, which honour deletions; ``issues`` is its issue layer."""
 
     issues: IssueBook
-
-    @abc.abstractmethod
-    def append(self, records: Iterable[Mapping[str, Any] | ErrorRecord]) -> AppendResult:
-        """Store a batch; returns once it is durable. Ids already stored are dropped."""
 
     @abc.abstractmethod
     def read_table(
@@ -188,21 +182,14 @@ class ErrorStore(abc.ABC):
     ) -> pa.Table:
         """Every live record (optionally of some sources, ``since <= received_at < until``)."""
 
-    @abc.abstractmethod
-    def delete(self, *, ids: Sequence[str] = (), fingerprint: str | None = None) -> int:
-        """Remove records by id or by fingerprint from every later read; returns how many."""
-
     def find(self, ids: Sequence[str]) -> list[dict[str, Any]]:
         """The live records with these ids, in no particular order."""
         table = self.read_table()
         wanted = pa.array(list(ids), pa.string())
         return table.filter(pc.is_in(table["id"], value_set=wanted)).to_pylist()
 
-    def flush(self) -> None:  # noqa: B027 - stores without a buffer have nothing to flush
-        """Make everything appended visible to readers in other processes."""
-
-    def close(self) -> None:  # noqa: B027 - stores without resources have nothing to close
-        """Flush and release resources."""
+    def close(self) -> None:  # noqa: B027 - readers without resources have nothing to close
+        """Release resources (a store also flushes)."""
 
     def counts_by_source(self) -> dict[str, int]:
         table = self.read_table(columns=["source"])
@@ -252,11 +239,32 @@ class ErrorStore(abc.ABC):
             "history": book.changes(issue),
         }
 
-    def __enter__(self) -> ErrorStore:
+    def __enter__(self) -> ErrorReader:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+class ErrorStore(ErrorReader):
+    """The error lake to write: durable appends, idempotent by id, and deletion.
+
+    Every append puts new fingerprints into the issue layer first.
+    """
+
+    @abc.abstractmethod
+    def append(self, records: Iterable[Mapping[str, Any] | ErrorRecord]) -> AppendResult:
+        """Store a batch; returns once it is durable. Ids already stored are dropped."""
+
+    @abc.abstractmethod
+    def delete(self, *, ids: Sequence[str] = (), fingerprint: str | None = None) -> int:
+        """Remove records by id or by fingerprint from every later read; returns how many."""
+
+    def flush(self) -> None:  # noqa: B027 - stores without a buffer have nothing to flush
+        """Make everything appended visible to readers in other processes."""
+
+    def __enter__(self) -> ErrorStore:
+        return self
 
 
 class InMemoryErrorStore(ErrorStore):

@@ -28,7 +28,7 @@ from ray import serve
 from erroracle.errors import ErroracleError, ModelNotReady
 from erroracle.learners.model import ErrorModel, load_model
 from erroracle.platform.config import Config
-from erroracle.platform.lake import open_store
+from erroracle.platform.lake_reader import open_reader
 from erroracle.platform.registry import Registry, version_number
 from erroracle.serve.fix_vectors import FixVectors, cached_encoder
 from erroracle.serve.novelty import GroupIndex
@@ -100,7 +100,7 @@ class ModelServer:
         self.config = Config.model_validate(config)
         torch.set_num_threads(max(1, math.ceil(self.config.serve.model_cpus)))
         self.registry = Registry(self.config.data_root)
-        self.store = open_store(self.config, background=False)
+        self.lake = open_reader(self.config)
         self.tally = FeedbackTally()
         self.rng = np.random.default_rng()
         self.failed_versions: set[str] = set()
@@ -147,7 +147,7 @@ class ModelServer:
             self._snapshot = self._refresh(current)
 
     def _read_lake(self, since: datetime | None = None) -> list[dict[str, Any]]:
-        return self.store.read_table(since=since, columns=_INDEX_COLUMNS).to_pylist()
+        return self.lake.read_table(since=since, columns=_INDEX_COLUMNS).to_pylist()
 
     def _load(self, version: str) -> Snapshot:
         started = time.perf_counter()
