@@ -195,9 +195,21 @@ def delete(obj: Context, ids: tuple[str, ...], fingerprint: str | None) -> None:
     """Right to delete: gone from every later read and training round."""
     if not ids and not fingerprint:
         fail("delete needs --id or --fingerprint", code=2)
+    import pyarrow.compute as pc
+
+    from erroracle.platform.registry import Registry
+
     with obj.store(background=False) as store:
+        doomed = list(ids)
+        if fingerprint:
+            table = store.read_table(columns=["id", "fingerprint"])
+            doomed += table.filter(pc.equal(table["fingerprint"], fingerprint))["id"].to_pylist()
         removed = store.delete(ids=list(ids), fingerprint=fingerprint)
     click.echo(f"deleted {removed:,} record(s)")
+    holding = Registry(obj.config.data_root).versions_holding(doomed)
+    if holding:
+        click.echo(f"trained on them: {', '.join(holding)} (the next round's candidate will not "
+                   "be; `erroracle models show V` counts what V learned from that is deleted)")
 
 
 @cli.group("config")

@@ -116,10 +116,15 @@ def models_list(obj: Context, as_json: bool) -> None:
 @click.argument("version")
 @click.pass_obj
 def models_show(obj: Context, version: str) -> None:
-    """A version's metrics, lineage, training config and promotion decision, as JSON."""
+    """A version's metrics, lineage, training config and promotion decision, as JSON, with how
+    many of the records it learned from were deleted since."""
     registry = _registry(obj)
     info = registry.info(version)
-    click.echo(dumps({**vars(info), "champion": registry.champion() == version}))
+    records = registry.records(version)
+    deleted = records.num_rows - obj.reader().tombstones().apply(records).num_rows
+    click.echo(dumps({**vars(info), "champion": registry.champion() == version,
+                      "records": {"trained_or_validated_on": records.num_rows,
+                                  "deleted_since": deleted}}))
 
 
 @models.command("promote")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pyarrow.compute as pc
 import pytest
 
 from erroracle.knowledge import seed_lake
@@ -88,3 +89,14 @@ def test_train_bootstraps_trains_and_prints_the_comparison(cli_env):
     assert ("v0002 promoted:" in result.stdout) or ("v0002 not promoted:" in result.stdout)
     listing = json.loads(run(cli_env, "models", "list", "--json").stdout)
     assert [m["version"] for m in listing] == ["v0001", "v0002"]
+    # lineage by record: which versions learned from a record, and what is deleted since
+    learned = Registry(cli_env["ERRORACLE_DATA_ROOT"]).records("v0002")
+    record = learned.filter(pc.invert(learned["validation"]))["id"][0].as_py()
+    deleted = run(cli_env, "delete", "--id", record)
+    assert deleted.returncode == 0, deleted.stderr
+    assert "trained on them: v0001, v0002" in deleted.stdout
+    shown = json.loads(run(cli_env, "models", "show", "v0002").stdout)["records"]
+    assert shown == {"trained_or_validated_on": learned.num_rows, "deleted_since": 1}
+    again = run(env, "train", "--max-steps", "1", "--workers", "1")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert record not in Registry(cli_env["ERRORACLE_DATA_ROOT"]).records("v0003")["id"].to_pylist()

@@ -88,6 +88,7 @@ def bootstrap(
         version = registry.register(
             Path(folder) / "model", metrics=metrics, lineage=lineage,
             train_config={"bootstrap": {"epochs": _EPOCHS, "lr": _LR, "encoder": "frozen"}},
+            records=examples,
         )
     registry.promote(version, reason="bootstrap: first model, from the knowledge base")
     registry.record_decision(version, promoted=True, reason="bootstrap: no champion before it")

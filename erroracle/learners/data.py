@@ -72,6 +72,15 @@ class TrainingData:
         tables = ray.get(self.validation.to_arrow_refs())
         return pa.concat_tables(tables) if tables else EXAMPLE_SCHEMA.empty_table()
 
+    def records(self) -> pa.Table:
+        """Which records the round learns from and is judged on (``Registry.register``)."""
+        import ray
+
+        columns = ["id", "fingerprint", "received_at", "validation"]
+        tables = [table for split in (self.train, self.validation)
+                  for table in ray.get(split.select_columns(columns).to_arrow_refs())]
+        return pa.concat_tables(tables) if tables else EXAMPLE_SCHEMA.empty_table()
+
 
 def capped_ids(index: pa.Table, cap: int, seed: int) -> pa.Array:
     """The ids :func:`cap_group` leaves out, from ``id``, ``fingerprint`` and ``solution``

@@ -145,7 +145,8 @@ def run_round(
             "resumed_from_step": result.metrics.get("resumed_from_step", 0),
         }
         version = registry.register(
-            model_dir, metrics=candidate, train_config=train_cfg.model_dump(), lineage=lineage
+            model_dir, metrics=candidate, train_config=train_cfg.model_dump(), lineage=lineage,
+            records=data.records(),
         )
     promoted = promote and decision.promote
     if promoted:

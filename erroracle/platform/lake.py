@@ -41,7 +41,13 @@ from erroracle.platform.config import Config
 from erroracle.platform.fingerprint import record_template
 from erroracle.platform.lake_reader import LakeReader
 from erroracle.platform.records import ARROW_SCHEMA, ErrorRecord, records_to_table
-from erroracle.platform.store import AppendResult, ErrorStore, assign_issues, validate_batch
+from erroracle.platform.store import (
+    AppendResult,
+    ErrorStore,
+    assign_issues,
+    feedback_copies,
+    validate_batch,
+)
 
 __all__ = ["ParquetErrorStore", "open_store"]
 
@@ -292,10 +298,12 @@ class ParquetErrorStore(LakeReader, ErrorStore):
         self._put(self._deletes, name, lambda out: out.write(data))
 
     def delete(self, *, ids: Sequence[str] = (), fingerprint: str | None = None) -> int:
-        """Erase records by id or fingerprint: a tombstone first, then the files are rewritten."""
+        """Erase records by id or fingerprint, and the feedback about them: a tombstone first,
+        then the files are rewritten."""
         if not ids and fingerprint is None:
             raise ValidationError("delete needs ids or a fingerprint")
-        self._write_tombstone(ids, fingerprint)
+        self.flush()
+        self._write_tombstone([*ids, *feedback_copies(self, ids)], fingerprint)
         self.flush()
         tombstones = self.tombstones()
         removed = 0

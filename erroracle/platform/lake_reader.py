@@ -129,6 +129,11 @@ class LakeReader(ErrorReader):
             self.reads["tombstone_files"] += 1
         return self._tombstones
 
+    @property
+    def deletions(self) -> int:
+        """How many deletions :meth:`tombstones` has read: a change says caches must forget."""
+        return len(self._tombstone_files)
+
     # -- reading ----------------------------------------------------------------------------
 
     def _dataset(self, files: list[str]) -> pads.Dataset:

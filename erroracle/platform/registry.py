@@ -19,18 +19,28 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 
 from erroracle.errors import ModelNotReady, StorageError, ValidationError
 from erroracle.platform.atomic import put_file
 
-__all__ = ["ModelInfo", "Registry", "version_number"]
+__all__ = ["RECORDS_SCHEMA", "ModelInfo", "Registry", "version_number"]
+
+#: What ``records.parquet`` beside a version holds: enough to apply every kind of tombstone.
+RECORDS_SCHEMA = pa.schema([
+    ("id", pa.string()), ("fingerprint", pa.string()),
+    ("received_at", pa.timestamp("us", tz="UTC")), ("validation", pa.bool_()),
+])
+_RECORDS = "records.parquet"
 
 _VERSION = re.compile(r"^v\d{4,}$")
 _CHAMPION = "champion.json"
@@ -159,9 +169,14 @@ class Registry:
 
     def register(
         self, model_dir: str | Path, *, metrics: dict[str, Any], train_config: dict[str, Any],
-        lineage: dict[str, Any],
+        lineage: dict[str, Any], records: pa.Table | None = None,
     ) -> str:
-        """Copy a saved model directory in as the next version; returns its name."""
+        """Copy a saved model directory in as the next version; returns its name.
+
+        ``records`` (``RECORDS_SCHEMA``: the records the version was trained and validated on)
+        is kept beside it as ``records.parquet``, sorted by id, so that a deletion can say which
+        versions hold a record.
+        """
         version = self._allocate()
         folder = f"{self.root}/{version}"
         try:
@@ -174,8 +189,28 @@ class Registry:
         self._write_json(f"{folder}/metrics.json", metrics)
         self._write_json(f"{folder}/train_config.json", train_config)
         self._write_json(f"{folder}/lineage.json", lineage)
+        table = (records if records is not None else RECORDS_SCHEMA.empty_table())
+        table = table.select(RECORDS_SCHEMA.names).cast(RECORDS_SCHEMA).sort_by("id")
+        put_file(self._fs, f"{folder}/{_RECORDS}", lambda out: pq.write_table(table, out))
         self._write_json(f"{folder}/version.json", {"version": version, "created_at": _now()})
         return version
+
+    def records(self, version: str) -> pa.Table:
+        """The records ``version`` learned from (empty for a version registered before this
+        was kept)."""
+        path = f"{self.root}/{self._check(version)}/{_RECORDS}"
+        try:
+            return pq.read_table(path, filesystem=self._fs)
+        except FileNotFoundError:
+            return RECORDS_SCHEMA.empty_table()
+        except (pa.ArrowException, OSError) as exc:
+            raise StorageError(f"cannot read the records of {version}: {exc}") from exc
+
+    def versions_holding(self, ids: Sequence[str]) -> list[str]:
+        """The versions trained or validated on any of these records."""
+        wanted = pa.array(sorted(set(ids)), pa.string())
+        return [version for version in self.versions()
+                if pc.any(pc.is_in(self.records(version)["id"], value_set=wanted)).as_py()]
 
     def record_decision(self, version: str, *, promoted: bool, reason: str, **details: Any) -> None:
         """Keep why a version was or was not promoted, beside it."""

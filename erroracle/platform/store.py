@@ -29,6 +29,7 @@ __all__ = [
     "InMemoryErrorStore",
     "Tombstones",
     "assign_issues",
+    "feedback_copies",
     "group_issues",
     "group_table",
 ]
@@ -72,6 +73,23 @@ class Tombstones:
         if not self.ids and not self.fingerprints:
             return table
         return table.filter(self.mask(table))
+
+    def covers(self, record_id: str, fingerprint: str | None, received_at: datetime) -> bool:
+        """Whether one record (an index entry, a cached row) is deleted."""
+        if record_id in self.ids:
+            return True
+        deleted_at = self.fingerprints.get(fingerprint or "")
+        return deleted_at is not None and received_at <= deleted_at
+
+
+def feedback_copies(reader: ErrorReader, ids: Sequence[str]) -> list[str]:
+    """The feedback records about these records: they carry the record's message, type and
+    fingerprint, so deleting a record deletes them too."""
+    if not ids:
+        return []
+    feedback = reader.read_table(sources=["feedback"], columns=["id", "source_id"])
+    about = pc.is_in(feedback["source_id"], value_set=pa.array(list(ids), pa.string()))
+    return feedback.filter(pc.fill_null(about, False))["id"].to_pylist()
 
 
 def validate_batch(records: Iterable[Mapping[str, Any] | ErrorRecord]) -> list[ErrorRecord]:
@@ -299,6 +317,7 @@ class InMemoryErrorStore(ErrorStore):
         return table.select(list(columns)) if columns else table
 
     def delete(self, *, ids: Sequence[str] = (), fingerprint: str | None = None) -> int:
+        ids = [*ids, *feedback_copies(self, ids)]
         with self._lock:
             doomed = {i for i in ids if i in self._rows}
             if fingerprint is not None:

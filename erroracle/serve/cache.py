@@ -39,5 +39,8 @@ class PredictionCache:
         while len(self._entries) > self.size:
             self._entries.popitem(last=False)
 
+    def clear(self) -> None:
+        self._entries.clear()
+
     def __len__(self) -> int:
         return len(self._entries)

@@ -67,6 +67,24 @@ class FixVectors:
                 part.unlink(missing_ok=True)
         return self
 
+    def forget(self, texts: Sequence[str]) -> None:
+        """Drop the vectors of these texts (deleted fixes), here and on disk: what is left is
+        written as one part and the old parts removed (a replica reading meanwhile skips a
+        part that is gone and encodes its fixes again)."""
+        gone = {_key(text) for text in texts} & set(self.vectors)
+        if not gone:
+            return
+        for key in gone:
+            del self.vectors[key]
+        parts = sorted(self.folder.glob("part-*.parquet")) if self.folder.is_dir() else []
+        try:
+            if self.vectors:
+                self._write(list(self.vectors), np.vstack(list(self.vectors.values())))
+            for part in parts:
+                part.unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("cannot forget fix vectors in %s: %s", self.folder, exc)
+
     def add(self, keys: Sequence[str], matrix: np.ndarray) -> None:
         """Keep new vectors, here and on disk (a folder that cannot be written is logged and
         left: the vectors still serve this process)."""

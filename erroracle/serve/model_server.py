@@ -32,7 +32,7 @@ from erroracle.platform.lake_reader import open_reader
 from erroracle.platform.registry import Registry, version_number
 from erroracle.serve.fix_vectors import FixVectors, cached_encoder
 from erroracle.serve.novelty import GroupIndex
-from erroracle.serve.solutions import Encoder, FeedbackTally, SolutionIndex
+from erroracle.serve.solutions import Encoder, FeedbackTally, SolutionIndex, document
 
 __all__ = ["ModelServer", "Snapshot", "quantized"]
 
@@ -74,6 +74,7 @@ class Snapshot:
     refreshed_at: float
     lake_until: datetime
     embed_fixes: Encoder  # fixes as the solution index reads them: longer than a query
+    fix_vectors: FixVectors  # what embed_fixes keeps beside the version
 
     @property
     def embed(self) -> Encoder:
@@ -161,7 +162,10 @@ class ModelServer:
         self.tally.add(row for row in rows if row["source"] == "feedback")
         embed = embedder(model)
         serve_cfg, train_cfg = self.config.serve, self.config.train
-        embed_fixes = self._fix_encoder(version, model, int8)
+        fix_vectors = FixVectors.beside(self.registry.local_path(version), quantized=int8,
+                                        max_length=self.config.model.index_max_length).load()
+        embed_fixes = cached_encoder(embedder(model, self.config.model.index_max_length),
+                                     fix_vectors)
         snapshot = Snapshot(
             version=version,
             model=model,
@@ -175,21 +179,32 @@ class ModelServer:
             refreshed_at=time.monotonic(),
             lake_until=lake_until,
             embed_fixes=embed_fixes,
+            fix_vectors=fix_vectors,
         )
         log.info("model %s loaded with %d fixes and %d groups in %.1f s", version,
                  len(snapshot.solutions), len(snapshot.groups), time.perf_counter() - started)
         return snapshot
 
-    def _fix_encoder(self, version: str, model: ErrorModel, int8: bool) -> Encoder:
-        """Fixes encoded at the index length, read back from beside the version when another
-        load (a restart, another replica) encoded them already."""
-        length = self.config.model.index_max_length
-        vectors = FixVectors.beside(self.registry.local_path(version),
-                                    quantized=int8, max_length=length)
-        return cached_encoder(embedder(model, length), vectors.load())
+    def _forget_deleted(self, snapshot: Snapshot) -> Snapshot:
+        """The snapshot without what was deleted since it was built: fixes, group vectors and
+        the feedback about them (the tally is counted again from the feedback left)."""
+        seen = self.lake.deletions
+        tombstones = self.lake.tombstones()
+        if self.lake.deletions == seen:
+            return snapshot
+        self.tally = FeedbackTally()
+        self.tally.add(self.lake.read_table(sources=["feedback"]).to_pylist())
+        log.info("forgetting deleted records (%d deletions so far)", self.lake.deletions)
+        solutions = snapshot.solutions.without(tombstones, self.tally)
+        kept = solutions.ids
+        snapshot.fix_vectors.forget([document(entry) for entry in snapshot.solutions.entries
+                                     if entry["id"] not in kept])
+        return dataclasses.replace(snapshot, solutions=solutions,
+                                   groups=snapshot.groups.without(tombstones))
 
     def _refresh(self, snapshot: Snapshot) -> Snapshot:
         lake_until = datetime.now(timezone.utc)
+        snapshot = self._forget_deleted(snapshot)
         rows = self._read_lake(since=snapshot.lake_until - _REFRESH_OVERLAP)
         self.tally.add(row for row in rows if row["source"] == "feedback")
         return dataclasses.replace(

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from erroracle.platform.record_text import error_text, in_validation
+from erroracle.platform.store import Tombstones
 from erroracle.serve.solutions import Encoder, append_rows
 
 __all__ = ["DEFAULT_THRESHOLD", "GroupIndex", "Novelty", "calibrate"]
@@ -36,16 +37,26 @@ class Novelty:
     nearest_fingerprint: str | None
 
 
-def _members(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
-    """Distinct error texts per fingerprint, in arrival order."""
-    groups: dict[str, list[str]] = {}
+@dataclass
+class _Members:
+    """Distinct error texts per fingerprint, in arrival order, and the record whose text
+    represents the group (its id and arrival: a deletion of it takes the group's vector)."""
+
+    texts: dict[str, list[str]]
+    representative: dict[str, tuple[str, Any]]
+
+
+def _members(rows: Iterable[Mapping[str, Any]]) -> _Members:
+    groups = _Members({}, {})
     for row in rows:
         fingerprint = row.get("fingerprint")
         if not fingerprint:
             continue
-        texts = groups.setdefault(fingerprint, [])
+        texts = groups.texts.setdefault(fingerprint, [])
         text = error_text(row)
         if text and text not in texts and len(texts) <= _PER_GROUP:
+            if not texts:
+                groups.representative[fingerprint] = (row["id"], row.get("received_at"))
             texts.append(text)
     return groups
 
@@ -69,14 +80,16 @@ def calibrate(
 
 
 class GroupIndex:
-    """One representative embedding per known fingerprint; :meth:`extended` adds new groups."""
+    """One representative embedding per known fingerprint; :meth:`extended` adds new groups,
+    :meth:`without` forgets deleted ones."""
 
     def __init__(
         self, fingerprints: list[str], vectors: np.ndarray, threshold: float, pairs: int,
-        known: frozenset[str],
+        known: frozenset[str], representatives: list[tuple[str, Any]],
     ) -> None:
         self.fingerprints, self.vectors = fingerprints, vectors
         self.threshold, self.pairs, self.known = threshold, pairs, known
+        self.representatives = representatives
 
     @classmethod
     def build(
@@ -84,25 +97,40 @@ class GroupIndex:
         fraction: float, seed: int, max_groups: int,
     ) -> GroupIndex:
         groups = _members(rows)
-        threshold, pairs = calibrate(groups, encode, quantile=quantile, fraction=fraction,
+        threshold, pairs = calibrate(groups.texts, encode, quantile=quantile, fraction=fraction,
                                      seed=seed)
-        empty = cls([], np.zeros((0, 0), np.float32), threshold, pairs, frozenset(groups))
+        empty = cls([], np.zeros((0, 0), np.float32), threshold, pairs, frozenset(groups.texts),
+                    [])
         return empty._with(groups, encode, max_groups)
 
-    def _with(self, groups: Mapping[str, list[str]], encode: Encoder, max_groups: int):
+    def _with(self, groups: _Members, encode: Encoder, max_groups: int):
         have = set(self.fingerprints)
-        fresh = [fp for fp in groups if fp not in have][: max(0, max_groups - len(have))]
-        vectors = append_rows(self.vectors, encode([groups[fp][0] for fp in fresh])) if fresh \
-            else self.vectors
+        fresh = [fp for fp in groups.texts if fp not in have][: max(0, max_groups - len(have))]
+        vectors = append_rows(self.vectors, encode([groups.texts[fp][0] for fp in fresh])) \
+            if fresh else self.vectors
         return GroupIndex(self.fingerprints + fresh, vectors, self.threshold, self.pairs,
-                          self.known | frozenset(groups))
+                          self.known | frozenset(groups.texts),
+                          self.representatives + [groups.representative[fp] for fp in fresh])
 
     def extended(self, rows: Iterable[Mapping[str, Any]], encode: Encoder, max_groups: int):
         """A new index that also knows the groups of ``rows``."""
         groups = _members(rows)
-        if not groups or set(groups) <= self.known:
+        if not groups.texts or set(groups.texts) <= self.known:
             return self
         return self._with(groups, encode, max_groups)
+
+    def without(self, tombstones: Tombstones) -> GroupIndex:
+        """A new index without the vectors of deleted representatives, and no longer knowing
+        deleted fingerprints (the next refresh learns a group again from what is left of it)."""
+        keep = [i for i, (fp, (record_id, at)) in enumerate(
+            zip(self.fingerprints, self.representatives, strict=True))
+            if not tombstones.covers(record_id, fp, at)]
+        return GroupIndex(
+            [self.fingerprints[i] for i in keep],
+            self.vectors[keep] if keep else self.vectors[:0], self.threshold, self.pairs,
+            self.known - frozenset(tombstones.fingerprints),
+            [self.representatives[i] for i in keep],
+        )
 
     def __len__(self) -> int:
         return len(self.fingerprints)

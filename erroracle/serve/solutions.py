@@ -28,6 +28,7 @@ import numpy as np
 from erroracle.platform.feedback import read_feedback
 from erroracle.platform.lexical import LexicalIndex, words
 from erroracle.platform.record_text import error_text, solution_text
+from erroracle.platform.store import Tombstones
 
 __all__ = ["FeedbackTally", "SolutionIndex", "append_rows", "solved_entry"]
 
@@ -53,6 +54,7 @@ def solved_entry(record: Mapping[str, Any]) -> dict[str, Any] | None:
     return {
         "id": record["id"],
         "fingerprint": record.get("fingerprint"),
+        "received_at": record.get("received_at"),
         "title": record.get("title") or error_text(record).split("\n")[0][:_SNIPPET],
         "error": error_text(record, body_chars=_BODY_CHARS),
         "solution": record.get("solution") or "",
@@ -158,6 +160,17 @@ class SolutionIndex:
         return SolutionIndex(
             self.entries + fresh, append_rows(self.vectors, encode(documents)), self.tally,
             self.feedback_weight, self.lexical.extended([words(d) for d in documents]),
+            self.lexical_weight,
+        )
+
+    def without(self, tombstones: Tombstones, tally: FeedbackTally) -> SolutionIndex:
+        """A new index without the deleted fixes, counting feedback with ``tally`` (rebuilt
+        from the feedback that is left)."""
+        keep = [i for i, entry in enumerate(self.entries) if not tombstones.covers(
+            entry["id"], entry["fingerprint"], entry["received_at"])]
+        return SolutionIndex(
+            [self.entries[i] for i in keep], self.vectors[keep] if keep else self.vectors[:0],
+            tally, self.feedback_weight, LexicalIndex([self.lexical.tokens[i] for i in keep]),
             self.lexical_weight,
         )
 

@@ -1,9 +1,12 @@
 """Two model replicas swap to a new champion one after the other; the ingress still never lets a
 client see the version move backwards (a replica that is behind catches up before it answers).
-Feedback that a fix worked reaches both within the index refresh."""
+Feedback that a fix worked, and a deletion, reach both within the index refresh."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -57,3 +60,31 @@ def test_a_fix_that_worked_rises_on_every_replica_within_the_refresh(two_replica
     after = runner_up_in_answers(20, runner_up)
     assert all(s["feedback"]["worked"] == 3 for s in after), [s["feedback"] for s in after]
     assert min(s["score"] for s in after) > before + 0.05
+
+
+def test_a_deleted_fix_is_never_suggested_again_on_any_replica_after_the_refresh(two_replicas):
+    """``erroracle delete`` from another process: after ``index_refresh_seconds`` neither
+    replica suggests the fix, and no cached answer of the ingress quotes it."""
+    config, client = two_replicas
+    message = "psycopg2.OperationalError: could not connect to server: Connection refused"
+
+    def suggested(times: int) -> list[list[str]]:
+        answers = [client.get(f"{LEARNING}/suggest-fix", headers=auth("read"),
+                              params={"error_message": message, "top_k": 10})
+                   for _ in range(times)]
+        predicted = client.post(f"{LEARNING}/predict", headers=auth("read"),
+                                json={"error_message": message})
+        assert all(a.status_code == 200 for a in [*answers, predicted])
+        return [[s["id"] for s in a.json()["suggestions"]] for a in [*answers, predicted]]
+
+    fix = suggested(1)[0][0]
+    assert all(fix in ids for ids in suggested(6))  # both replicas, and the cached predict
+    deleted = subprocess.run(
+        [sys.executable, "-m", "erroracle", "--data-root", config.data_root, "delete",
+         "--id", fix], capture_output=True, text=True, timeout=120,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert deleted.returncode == 0, deleted.stderr
+    assert "deleted 1 record(s)" in deleted.stdout
+    time.sleep(config.serve.index_refresh_seconds + config.serve.reload_poll_seconds + 1)
+    # 20 answers: both replicas answer some of them (one missed with odds of 2 in a million)
+    assert not [ids for ids in suggested(20) if fix in ids]

@@ -96,6 +96,18 @@ def test_delete_by_id_and_by_fingerprint(store):
     assert ids == {"r2", "r4", "r5", "r7", "r8"}
 
 
+def test_deleting_a_record_deletes_the_feedback_that_copies_it(store):
+    from erroracle.platform.feedback import feedback_record
+
+    store.append([_record(1), _record(2)])
+    store.append([{**feedback_record(target="error", target_id=f"r{i}", error=_record(i),
+                                     worked=False, note="still broken"), "id": f"fb{i}"}
+                  for i in (1, 2)])
+    store.flush()
+    assert store.delete(ids=["r1"]) == 2
+    assert sorted(store.read_table()["id"].to_pylist()) == ["fb2", "r2"]
+
+
 # -- Parquet only --------------------------------------------------------------------------
 
 

@@ -90,3 +90,21 @@ def test_pointer_file_is_always_whole_json(tmp_path, model_dir):
     pointer = json.loads((tmp_path / "models" / "champion.json").read_text())
     assert pointer["version"] == "v0003" and pointer["history"] == ["v0001", "v0002"]
     assert not list((tmp_path / "models").glob(".*.tmp"))
+
+
+def test_each_version_keeps_the_records_it_learned_from(tmp_path, model_dir):
+    from datetime import datetime, timezone
+
+    import pyarrow as pa
+
+    registry = Registry(str(tmp_path / "lake"))
+    at = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    records = pa.table({"id": ["b", "a"], "fingerprint": ["f", "f"], "received_at": [at, at],
+                        "validation": [False, True], "error_text": ["x", "y"]})
+    first = registry.register(model_dir, metrics={}, train_config={}, lineage={},
+                              records=records)
+    second = _register(registry, model_dir)  # nothing said: an empty list, never an error
+    assert registry.records(first)["id"].to_pylist() == ["a", "b"]  # sorted, extra columns off
+    assert registry.records(second).num_rows == 0
+    assert registry.versions_holding(["a", "z"]) == [first]
+    assert registry.versions_holding(["z"]) == []

@@ -45,3 +45,16 @@ def test_a_damaged_part_is_encoded_again_and_many_parts_are_merged(tmp_path):
     assert len(merged.vectors) == 5
     assert len(list(folder.glob("part-*.parquet"))) == 1
     assert len(FixVectors(folder).load().vectors) == 5
+
+
+def test_forgotten_texts_leave_memory_and_disk_and_the_rest_stays(tmp_path):
+    store = FixVectors(tmp_path / "vectors").load()
+    embed = cached_encoder(CountingEncoder(), store)
+    embed(["restart redis"])
+    embed(["reinstall numpy"])
+    store.forget(["restart redis", "never stored"])
+    assert len(list((tmp_path / "vectors").glob("part-*.parquet"))) == 1
+    again = CountingEncoder()
+    cached_encoder(again, FixVectors(tmp_path / "vectors").load())(
+        ["restart redis", "reinstall numpy"])
+    assert again.texts == ["restart redis"]  # read back: only what was not forgotten

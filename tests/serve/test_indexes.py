@@ -174,3 +174,23 @@ def test_novelty_without_enough_pairs_uses_the_default_and_caps_groups(embed):
                               fraction=0.2, seed=0, max_groups=1)
     assert groups.threshold == DEFAULT_THRESHOLD and len(groups) == 1
     assert groups.known == {"a", "b"}
+
+
+def test_deleted_fixes_and_group_representatives_are_forgotten(embed):
+    from datetime import datetime, timezone
+
+    from erroracle.platform.store import Tombstones
+
+    at = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    solved = [{**row, "fingerprint": f"fp-{row['id']}", "received_at": at} for row in SOLVED]
+    index = SolutionIndex.build(solved, embed, FeedbackTally(), lexical_weight=0.1)
+    gone = Tombstones(ids={"so-1"}, fingerprints={"fp-kb-2": at})
+    left = index.without(gone, FeedbackTally())
+    assert [entry["id"] for entry in left.entries] == ["rb-3"] and left.vectors.shape[0] == 1
+    [query] = embed(["ModuleNotFoundError: No module named 'numpy'"])
+    assert [s["id"] for s in left.search(query, 3, rng=RNG, text="numpy")] == ["rb-3"]
+    rows = [{**row, "received_at": at} for row in _group("a", "x1", "x2") + _group("b", "y")]
+    groups = GroupIndex.build(rows, embed, quantile=0.95, fraction=0.2, seed=0, max_groups=10)
+    kept = groups.without(Tombstones(ids={"a-0"}, fingerprints={"b": at}))
+    assert kept.fingerprints == [] and kept.vectors.shape[0] == 0
+    assert kept.known == {"a"}  # a's other record is still there; b is gone whole
