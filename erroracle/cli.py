@@ -87,32 +87,10 @@ def ingest(obj: Context, files: tuple[Path, ...], source, fmt, batch_size: int) 
 
 
 def _status(obj: Context, top: int, rounds: int = 0) -> dict[str, Any]:
-    import time
+    from erroracle.platform.status import status_report
 
-    from erroracle.loop.history import RoundHistory, iso_utc
-    from erroracle.platform.registry import Registry
-
-    config = obj.config
     with obj.reader() as reader:
-        by_source = reader.counts_by_source()
-        lake = {"total": sum(by_source.values()), "by_source": by_source,
-                "quarantined_files": reader.quarantined_files(),
-                "log_segments": reader.log_segments()}
-        issues = reader.issue_groups(limit=top)
-    registry = Registry(config.data_root)
-    champion = registry.champion()
-    history = RoundHistory(config.data_root)
-    now = time.time()
-    return {
-        "data_root": config.data_root,
-        "lake": lake,
-        "issues": issues,
-        "champion": {"version": champion, "metrics": registry.info(champion).metrics}
-        if champion else None,
-        "rounds": history.rounds()[-rounds:] if rounds else [],
-        "next_round_at": iso_utc(history.next_round_at(config.loop.crawl_every, now)),
-        "next_training_at": iso_utc(history.next_training_at(config.loop.train_every, now)),
-    }
+        return status_report(obj.config, reader, top=top, rounds=rounds)
 
 
 @cli.command()

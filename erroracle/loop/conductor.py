@@ -26,12 +26,12 @@ import pyarrow.compute as pc
 
 from erroracle.crawlers import crawl
 from erroracle.learners.round import run_round
-from erroracle.loop.history import RoundHistory, iso_utc
 from erroracle.platform.config import Config
 from erroracle.platform.lake import open_store
 from erroracle.platform.lake_reader import open_reader
 from erroracle.platform.prepare import RecordPreparer
 from erroracle.platform.registry import Registry
+from erroracle.platform.round_history import RoundHistory, iso_utc
 from erroracle.platform.store import ErrorReader, ErrorStore
 
 __all__ = ["Conductor", "TrainDue"]

@@ -27,7 +27,7 @@ from erroracle.platform.lake import open_store
 from erroracle.platform.prepare import RecordPreparer
 from erroracle.platform.record_text import error_text
 from erroracle.platform.registry import Registry, version_number
-from erroracle.platform.store import group_issues
+from erroracle.platform.status import status_report
 from erroracle.platform.taxonomy import Taxonomy
 from erroracle.serve import sentry
 from erroracle.serve.api import LEARNING, api, bearer, error_response, unexpected_response
@@ -317,26 +317,9 @@ class Ingress(IssueRoutes):
         return await self._timed("stats", self._stats_route, request)
 
     def _compute_stats(self) -> dict[str, Any]:
-        feedback = self.store.read_table(sources=["feedback"], columns=["score"])
-        groups = self.store.groups()
-        self.store.issues.refresh()
-        scores = feedback["score"].to_pylist()
-        champion = self.registry.champion()
-        versions = self.registry.versions()
-        return {
-            "lake": {"by_source": self.store.counts_by_source(), "pending": self.store.pending},
-            "top_groups": groups[:10],
-            "top_issues": group_issues(groups, self.store.issues)[:10],
-            "model": {"champion": champion,
-                      "metrics": self.registry.info(champion).metrics if champion else None},
-            "rounds": [
-                {"version": info.version, "created_at": info.created_at,
-                 "decision": info.decision}
-                for info in map(self.registry.info, versions[-5:])
-            ],
-            "feedback": {"worked": sum(1 for s in scores if (s or 0) > 0),
-                         "failed": sum(1 for s in scores if (s or 0) < 0)},
-        }
+        report = status_report(self.config, self.store, top=10)
+        report["lake"]["pending"] = self.store.pending
+        return report
 
     async def _stats_route(self, request: Request) -> Response:
         self._authorize(bearer(request), "read")

@@ -1,0 +1,53 @@
+"""One summary of an erroracle installation, for ``erroracle status`` and ``GET /stats``.
+
+Both read the same things the same way and name them the same: ``rounds`` are the loop's rounds
+(``state/rounds.jsonl``), ``models`` the registry's versions. What only a running server knows
+(what it serves, its cache, what its writer holds unflushed) is added by the route.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pyarrow.compute as pc
+
+from erroracle.platform.config import Config
+from erroracle.platform.registry import Registry
+from erroracle.platform.round_history import RoundHistory, iso_utc
+from erroracle.platform.store import ErrorReader
+
+__all__ = ["status_report"]
+
+
+def status_report(config: Config, reader: ErrorReader, *, top: int = 10, rounds: int = 5,
+                  models: int = 5) -> dict[str, Any]:
+    """The lake by source, the ``top`` issues, the champion, the last ``models`` versions and
+    ``rounds`` rounds, feedback counts, and when the loop next crawls and trains."""
+    by_source = reader.counts_by_source()
+    feedback = reader.read_table(sources=["feedback"], columns=["score"])["score"]
+    registry = Registry(config.data_root)
+    champion = registry.champion()
+    history = RoundHistory(config.data_root)
+    now = time.time()
+    lake: dict[str, Any] = {"total": sum(by_source.values()), "by_source": by_source}
+    for name in ("quarantined_files", "log_segments"):
+        if hasattr(reader, name):
+            lake[name] = getattr(reader, name)()
+    return {
+        "data_root": config.data_root,
+        "lake": lake,
+        # feedback shares its error's fingerprint but is not an occurrence of it
+        "issues": reader.issue_groups(limit=top, sources=[s for s in by_source
+                                                          if s != "feedback"]) if top else [],
+        "champion": {"version": champion, "metrics": registry.info(champion).metrics}
+        if champion else None,
+        "models": [{"version": info.version, "created_at": info.created_at,
+                    "decision": info.decision}
+                   for info in map(registry.info, registry.versions()[-models:] if models else [])],
+        "rounds": history.rounds()[-rounds:] if rounds else [],
+        "feedback": {"worked": int(pc.sum(pc.greater(feedback, 0)).as_py() or 0),
+                     "failed": int(pc.sum(pc.less(feedback, 0)).as_py() or 0)},
+        "next_round_at": iso_utc(history.next_round_at(config.loop.crawl_every, now)),
+        "next_training_at": iso_utc(history.next_training_at(config.loop.train_every, now)),
+    }
