@@ -3,15 +3,11 @@ configuration of the last sweep (``state/tuned.json``) unless ``train.use_tuned`
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
-import pyarrow.fs as pafs
-
-from erroracle.errors import StorageError
-from erroracle.platform.atomic import put_file
 from erroracle.platform.config import Config, TrainConfig
+from erroracle.platform.state_files import StateFiles
 
 __all__ = ["SEARCHABLE", "effective_train_config", "load_tuned", "save_tuned", "sized_to_data"]
 
@@ -20,31 +16,16 @@ SEARCHABLE = (
     "lr", "warmup_steps", "weight_decay", "batch_size", "dropout", "category_weight",
     "severity_weight", "retrieval_weight", "temperature", "decay", "trainable_layers",
 )
-_TUNED = "state/tuned.json"
-
-
-def _path(data_root: str) -> tuple[pafs.FileSystem, str]:
-    fs, root = pafs.FileSystem.from_uri(data_root)
-    return fs, f"{root.rstrip('/')}/{_TUNED}"
+_TUNED = "tuned.json"  # under <data_root>/state
 
 
 def load_tuned(data_root: str) -> dict[str, Any] | None:
     """The stored sweep result (``{"hparams", "score", "trials", "tuned_at"}``), if any."""
-    fs, path = _path(data_root)
-    try:
-        with fs.open_input_stream(path) as stream:
-            return json.loads(stream.read())
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        raise StorageError(f"cannot read {path}: {exc}") from exc
+    return StateFiles(data_root, "state").read(_TUNED)
 
 
 def save_tuned(data_root: str, result: dict[str, Any]) -> None:
-    fs, path = _path(data_root)
-    fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
-    payload = json.dumps(result, indent=2, sort_keys=True).encode()
-    put_file(fs, path, lambda out: out.write(payload))
+    StateFiles(data_root, "state").write(_TUNED, result)
 
 
 def effective_train_config(config: Config, **overrides: Any) -> TrainConfig:

@@ -17,7 +17,6 @@ Example:
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ import pyarrow.parquet as pq
 
 from erroracle.errors import ModelNotReady, StorageError, ValidationError
 from erroracle.platform.atomic import put_file
+from erroracle.platform.state_files import StateFiles
 
 __all__ = ["RECORDS_SCHEMA", "ModelInfo", "Registry", "version_number"]
 
@@ -71,29 +71,13 @@ class Registry:
     """Versions under ``<data_root>/models``, on local disk or object storage."""
 
     def __init__(self, data_root: str, *, cache_dir: str | Path | None = None) -> None:
-        try:
-            self._fs, root = pafs.FileSystem.from_uri(data_root)
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise StorageError(f"data_root {data_root!r}: {exc}") from exc
+        self._state = StateFiles(data_root, "models")  # names below are relative to it
+        self._fs, self.root = self._state.fs, self._state.folder
         self._local = isinstance(self._fs, pafs.LocalFileSystem)
-        self.root = f"{root.rstrip('/')}/models"
         digest = hashlib.blake2b(data_root.encode(), digest_size=6).hexdigest()
         self._cache = Path(cache_dir or Path.home() / ".erroracle" / f"models-{digest}")
 
     # -- reading ---------------------------------------------------------------------------
-
-    def _read_json(self, path: str) -> Any:
-        try:
-            with self._fs.open_input_stream(path) as stream:
-                return json.loads(stream.read())
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError) as exc:
-            raise StorageError(f"cannot read {path}: {exc}") from exc
-
-    def _write_json(self, path: str, data: Any) -> None:
-        payload = json.dumps(data, indent=2, sort_keys=True).encode()
-        put_file(self._fs, path, lambda out: out.write(payload))
 
     def versions(self) -> list[str]:
         """Registered versions, oldest first."""
@@ -118,20 +102,20 @@ class Registry:
         return version
 
     def info(self, version: str) -> ModelInfo:
-        folder = f"{self.root}/{self._check(version)}"
-        meta = self._read_json(f"{folder}/version.json") or {}
+        folder = self._check(version)
+        meta = self._state.read(f"{folder}/version.json") or {}
         return ModelInfo(
             version=version,
             created_at=meta.get("created_at", ""),
-            metrics=self._read_json(f"{folder}/metrics.json") or {},
-            lineage=self._read_json(f"{folder}/lineage.json") or {},
-            train_config=self._read_json(f"{folder}/train_config.json") or {},
-            decision=self._read_json(f"{folder}/decision.json"),
+            metrics=self._state.read(f"{folder}/metrics.json") or {},
+            lineage=self._state.read(f"{folder}/lineage.json") or {},
+            train_config=self._state.read(f"{folder}/train_config.json") or {},
+            decision=self._state.read(f"{folder}/decision.json"),
         )
 
     def pointer(self) -> dict[str, Any]:
         """The champion pointer: ``{"version", "history", "reason", "updated_at"}`` or ``{}``."""
-        return self._read_json(f"{self.root}/{_CHAMPION}") or {}
+        return self._state.read(_CHAMPION) or {}
 
     def champion(self) -> str | None:
         return self.pointer().get("version")
@@ -186,13 +170,13 @@ class Registry:
             )
         except (pa.ArrowException, OSError) as exc:
             raise StorageError(f"cannot register {model_dir} as {version}: {exc}") from exc
-        self._write_json(f"{folder}/metrics.json", metrics)
-        self._write_json(f"{folder}/train_config.json", train_config)
-        self._write_json(f"{folder}/lineage.json", lineage)
+        self._state.write(f"{version}/metrics.json", metrics)
+        self._state.write(f"{version}/train_config.json", train_config)
+        self._state.write(f"{version}/lineage.json", lineage)
         table = (records if records is not None else RECORDS_SCHEMA.empty_table())
         table = table.select(RECORDS_SCHEMA.names).cast(RECORDS_SCHEMA).sort_by("id")
         put_file(self._fs, f"{folder}/{_RECORDS}", lambda out: pq.write_table(table, out))
-        self._write_json(f"{folder}/version.json", {"version": version, "created_at": _now()})
+        self._state.write(f"{version}/version.json", {"version": version, "created_at": _now()})
         return version
 
     def records(self, version: str) -> pa.Table:
@@ -215,7 +199,7 @@ class Registry:
     def record_decision(self, version: str, *, promoted: bool, reason: str, **details: Any) -> None:
         """Keep why a version was or was not promoted, beside it."""
         decision = {"promoted": promoted, "reason": reason, "decided_at": _now(), **details}
-        self._write_json(f"{self.root}/{self._check(version)}/decision.json", decision)
+        self._state.write(f"{self._check(version)}/decision.json", decision)
 
     def promote(self, version: str, *, reason: str) -> None:
         """Make ``version`` the champion; the current one goes onto the history."""
@@ -225,8 +209,8 @@ class Registry:
         if current == version:
             return
         history = [*pointer.get("history", []), current] if current else []
-        self._write_json(
-            f"{self.root}/{_CHAMPION}",
+        self._state.write(
+            _CHAMPION,
             {"version": version, "history": history, "reason": reason, "updated_at": _now()},
         )
 
@@ -237,8 +221,8 @@ class Registry:
         if not history:
             raise ModelNotReady("there is no previous champion to roll back to")
         previous = history.pop()
-        self._write_json(
-            f"{self.root}/{_CHAMPION}",
+        self._state.write(
+            _CHAMPION,
             {
                 "version": previous, "history": history, "updated_at": _now(),
                 "reason": f"rollback from {pointer.get('version')}",

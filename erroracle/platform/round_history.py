@@ -6,17 +6,14 @@ Object storage cannot append, so a round rewrites the file whole (atomically); r
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.fs as pafs
-
-from erroracle.errors import StorageError
-from erroracle.platform.atomic import put_file
+from erroracle.platform.state_files import StateFiles
 
 __all__ = ["RoundHistory", "iso_utc"]
+
+_FILE = "rounds.jsonl"
 
 
 def iso_utc(seconds: float) -> str:
@@ -28,29 +25,13 @@ class RoundHistory:
     """Reads and appends the rounds of one data root."""
 
     def __init__(self, data_root: str, keep: int = 10_000) -> None:
-        try:
-            self._fs, root = pafs.FileSystem.from_uri(data_root)
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise StorageError(f"data_root {data_root!r}: {exc}") from exc
-        self.path = f"{root.rstrip('/')}/state/rounds.jsonl"
+        self._state = StateFiles(data_root, "state")
+        self.path = self._state.path(_FILE)
         self.keep = keep
 
     def rounds(self) -> list[dict[str, Any]]:
         """Every round recorded, oldest first; a torn last line (a kill mid-write) is skipped."""
-        try:
-            with self._fs.open_input_stream(self.path) as stream:
-                text = stream.read().decode("utf-8", "replace")
-        except FileNotFoundError:
-            return []
-        except OSError as exc:
-            raise StorageError(f"cannot read {self.path}: {exc}") from exc
-        found = []
-        for line in text.splitlines():
-            try:
-                found.append(json.loads(line))
-            except ValueError:
-                continue
-        return found
+        return self._state.read_lines(_FILE)
 
     def last(self, where: str | None = None) -> dict[str, Any] | None:
         """The newest round, or the newest in which stage ``where`` ran."""
@@ -70,7 +51,4 @@ class RoundHistory:
         return last["started_ts"] + train_every if last else now
 
     def append(self, entry: dict[str, Any]) -> None:
-        lines = [json.dumps(r, sort_keys=True) for r in self.rounds()[-(self.keep - 1):]]
-        lines.append(json.dumps(entry, sort_keys=True, default=str))
-        data = ("\n".join(lines) + "\n").encode()
-        put_file(self._fs, self.path, lambda stream: stream.write(data))
+        self._state.write_lines(_FILE, [*self.rounds()[-(self.keep - 1):], entry])
