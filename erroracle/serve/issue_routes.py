@@ -1,6 +1,6 @@
 """Issue routes: list and read issues, and let people merge and split them (admin scope).
 
-A mixin of the ingress deployment: it uses the ingress's ``store``, ``_timed``,
+A mixin of the ingress deployment: it uses the ingress's ``store``, ``metrics``,
 ``_authorize`` and ``_json``. A merge or split is one line in the lake's issue log, so every
 replica (and every later regrouping) sees it at its next read.
 """
@@ -16,6 +16,7 @@ from erroracle.errors import ConflictError, NotFoundError, UnprocessableError
 from erroracle.serve.api import api, bearer
 from erroracle.serve.problems import ApiError
 from erroracle.serve.schemas import MergeRequest, SplitRequest, validated
+from erroracle.serve.timing import timed
 
 __all__ = ["ISSUES", "IssueRoutes"]
 
@@ -41,10 +42,8 @@ class IssueRoutes:
             raise _refused(exc) from None
 
     @api.get(ISSUES, tags=["issues"], summary="Issues, most frequent first")
+    @timed("issues")
     async def list_issues(self, request: Request) -> Response:
-        return await self._timed("issues", self._list_issues, request)
-
-    async def _list_issues(self, request: Request) -> Response:
         self._authorize(bearer(request), "read")
         limit = request.query_params.get("limit", "50")
         if not limit.isdigit() or not 1 <= int(limit) <= 1000:
@@ -56,20 +55,16 @@ class IssueRoutes:
 
     @api.get(ISSUES + "/{issue}", tags=["issues"],
              summary="One issue: its fingerprints, counts and the corrections made to it")
+    @timed("issue")
     async def read_issue(self, issue: str, request: Request) -> Response:
-        return await self._timed("issue", self._read_issue, issue, request)
-
-    async def _read_issue(self, issue: str, request: Request) -> Response:
         self._authorize(bearer(request), "read")
         found = await run_in_threadpool(self._call, self.store.issue, issue)
         return JSONResponse(jsonable_encoder(found))
 
     @api.post(ISSUES + "/{issue}/merge", tags=["issues"],
               summary="Merge another issue into this one (admin)")
+    @timed("issue-merge")
     async def merge_issue(self, issue: str, request: Request) -> Response:
-        return await self._timed("issue-merge", self._merge, issue, request)
-
-    async def _merge(self, issue: str, request: Request) -> Response:
         return await self._correct(request, MergeRequest, lambda body, by: self.store.issues.merge(
             issue, body.issue, by=by))
 
@@ -81,9 +76,7 @@ class IssueRoutes:
 
     @api.post(ISSUES + "/{issue}/split", tags=["issues"],
               summary="Move one fingerprint out of this issue into an issue of its own (admin)")
+    @timed("issue-split")
     async def split_issue(self, issue: str, request: Request) -> Response:
-        return await self._timed("issue-split", self._split, issue, request)
-
-    async def _split(self, issue: str, request: Request) -> Response:
         return await self._correct(request, SplitRequest, lambda body, by: self.store.issues.split(
             issue, body.fingerprint, by=by))
