@@ -74,3 +74,39 @@ def split_issue(obj: Context, issue: str, fingerprint: str) -> None:
     with obj.store(background=False) as store:
         entry = store.issues.split(issue, fingerprint, by=_who())
     click.echo(f"split {fingerprint} out of {entry['issue']} into {entry['new_issue']}")
+
+
+def _set_status(obj: Context, issue: str, status: str, **details: str | None) -> None:
+    from erroracle.platform.issue_status import status_change
+
+    change = status_change(status, **details)
+    with obj.store(background=False) as store:
+        entry = store.issues.set_status(issue, change, by=_who())
+    click.echo(f"{entry['issue']} {entry['was']} -> {entry['status']}")
+
+
+@issues.command("resolve")
+@click.argument("issue")
+@click.option("--in-release", "release", help="Only an event of a later release reopens it.")
+@click.pass_obj
+def resolve_issue(obj: Context, issue: str, release: str | None) -> None:
+    """Mark ISSUE resolved; it is marked regressed when it occurs again."""
+    _set_status(obj, issue, "resolved", release=release)
+
+
+@issues.command("ignore")
+@click.argument("issue")
+@click.option("--until", help="An ISO 8601 time with its zone; the first event after it "
+                              "reopens the issue.")
+@click.pass_obj
+def ignore_issue(obj: Context, issue: str, until: str | None) -> None:
+    """Ignore ISSUE (for good, or until a time)."""
+    _set_status(obj, issue, "ignored", until=until)
+
+
+@issues.command("reopen")
+@click.argument("issue")
+@click.pass_obj
+def reopen_issue(obj: Context, issue: str) -> None:
+    """Mark ISSUE unresolved again."""
+    _set_status(obj, issue, "unresolved")

@@ -77,3 +77,20 @@ def test_merge_and_split_from_the_command_line_and_ids_that_stay(tmp_path, cli_e
     assert all(now[fp] == users for fp in first if fp != disk_fp)
     assert now[disk_fp] not in (users, disk)
     assert {now[fp] for fp in now if fp not in first} == {users}
+
+
+def test_resolve_ignore_and_reopen_from_the_command_line(tmp_path, cli_env):
+    path = tmp_path / "lines.log"
+    path.write_text(LINES[1] + "\n")
+    assert run(cli_env, "ingest", str(path)).returncode == 0
+    [issue] = set(_issues(cli_env).values())
+    refused = run(cli_env, "issues", "ignore", issue, "--until", "next week")
+    assert refused.returncode == 1 and "until" in refused.stderr
+    assert refused.stderr.count("\n") == 1
+    done = run(cli_env, "issues", "resolve", issue, "--in-release", "1.4")
+    assert done.stdout.strip() == f"{issue} unresolved -> resolved"
+    assert run(cli_env, "issues", "ignore", issue).stdout.strip() == f"{issue} resolved -> ignored"
+    assert run(cli_env, "issues", "reopen", issue).returncode == 0
+    shown = json.loads(run(cli_env, "issues", "show", issue).stdout)
+    assert shown["status"]["status"] == "unresolved"
+    assert [e["status"] for e in shown["history"]] == ["resolved", "ignored", "unresolved"]

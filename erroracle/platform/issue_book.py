@@ -1,9 +1,11 @@
 """The persisted issue layer: one append-only log that every writer and reader replays.
 
 ``<lake>/issues/log.jsonl`` holds, in order, every new fingerprint (with its template and error
-type) and every correction made by a person (merge, split). The issue of a fingerprint is what
-replaying the log through :class:`~erroracle.platform.issues.IssueGrouper` gives, so every
-replica, every restart and every reader of one lake computes the same ids. Writers append under
+type), every correction made by a person (merge, split) and every status change (a person's
+resolve or ignore, the lake's regression: ``platform.issue_status``). The issue of a
+fingerprint is what replaying the log through :class:`~erroracle.platform.issues.IssueGrouper`
+gives, so every replica, every restart and every reader of one lake computes the same ids.
+Writers append under
 an exclusive ``flock`` after reading what other writers added, so the log has one order; each
 line is written and fsynced before the append that caused it returns. A torn last line (a
 crash mid-write) is ignored and overwritten by the next writer.
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from erroracle.errors import ConflictError, NotFoundError, StorageError, UnprocessableError
+from erroracle.platform.issue_status import IssueStatus
 from erroracle.platform.issues import IssueGrouper
 
 __all__ = ["IssueBook", "Observation"]
@@ -51,6 +54,7 @@ class IssueBook:
         self._offset = 0
         self._lock = threading.Lock()
         self.history: list[dict[str, Any]] = []
+        self._statuses: dict[str, IssueStatus] = {}
         if writable and self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self.refresh()
@@ -99,6 +103,13 @@ class IssueBook:
         elif op == "split":
             self._grouper.split(entry["issue"], entry["fp"])
             self.history.append(entry)
+        elif op == "status":
+            self._statuses[entry["issue"]] = self.status_of(entry["issue"]).changed(entry)
+            self.history.append(entry)
+
+    def status_of(self, issue: str) -> IssueStatus:
+        """Where an issue stands (a merged issue stands where the one it joined stands)."""
+        return self._statuses.get(self._grouper.resolve(issue), IssueStatus())
 
     def issue_of(self, fingerprint: str | None) -> str | None:
         """The issue of a fingerprint, or None when it was never seen."""
@@ -172,8 +183,38 @@ class IssueBook:
             entry["new_issue"] = self._grouper.issue_of(fingerprint)
             return entry
 
+    def set_status(self, issue: str, change: dict[str, Any], *, by: str) -> dict[str, Any]:
+        """A person's status change (``issue_status.status_change``); returns the logged entry."""
+        with self._lock, self._exclusive() as handle:
+            current = self.resolve(issue)
+            entry = self._entry("status", by, issue=current, **change,
+                                was=self.status_of(current).status)
+            self._write(handle, [entry])
+            return entry
+
+    def regress(self, events: Iterable[tuple[str, str | None, Any]]) -> list[dict[str, Any]]:
+        """Reopen the issues these events (issue, release, arrival) occur in again: a resolved
+        one becomes regressed, an ignore that has ended becomes unresolved."""
+        if not self._statuses:
+            return []
+        with self._lock:
+            due = {issue for issue, release, at in events
+                   if self.status_of(issue).regressed_by(release, at)}
+            if not due:
+                return []
+            with self._exclusive() as handle:
+                entries = []
+                for issue in sorted(due):
+                    was = self.status_of(issue).status
+                    if was in ("resolved", "ignored"):  # another writer may have reopened it
+                        entries.append(self._entry(
+                            "status", "erroracle", issue=self._grouper.resolve(issue),
+                            status="regressed" if was == "resolved" else "unresolved", was=was))
+                self._write(handle, entries)
+            return entries
+
     @staticmethod
-    def _entry(op: str, by: str, **fields: str) -> dict[str, Any]:
+    def _entry(op: str, by: str, **fields: Any) -> dict[str, Any]:
         return {"op": op, **fields, "by": by, "at": datetime.now(UTC).isoformat()}
 
     def _exclusive(self) -> _LockedLog:

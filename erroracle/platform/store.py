@@ -158,6 +158,8 @@ def group_issues(groups: list[dict[str, Any]], book: IssueBook) -> list[dict[str
         issue["first_seen"] = min(issue["first_seen"], group["first_seen"])
         issue["last_seen"] = max(issue["last_seen"], group["last_seen"])
         issue["fingerprints"].append(group["fingerprint"])
+    for issue in issues.values():
+        issue["status"] = book.status_of(issue["issue"]).status
     return sorted(issues.values(), key=lambda issue: (-issue["count"], issue["issue"]))
 
 
@@ -167,7 +169,8 @@ def _by_source(row: dict[str, Any]) -> str:
 
 def assign_issues(book: IssueBook, records: Sequence[ErrorRecord]) -> dict[str, str]:
     """The issue of each fingerprint in ``records``; new fingerprints go into the book first
-    (their templates are computed only then: most batches hold known fingerprints only)."""
+    (their templates are computed only then: most batches hold known fingerprints only). A
+    resolved issue that occurs again is reopened (``IssueBook.regress``)."""
     issue_of = book.issue_of
     found: dict[str, str | None] = {}
     unknown: list[Observation] = []
@@ -181,6 +184,8 @@ def assign_issues(book: IssueBook, records: Sequence[ErrorRecord]) -> dict[str, 
     if unknown:
         book.observe(unknown)  # may merge issues already found: resolve them all again
         found = {fp: issue_of(fp) for fp in found}
+    book.regress((found[record.fingerprint], record.release, record.received_at)
+                 for record in records if found.get(record.fingerprint or ""))
     return found  # type: ignore[return-value]
 
 
@@ -254,8 +259,24 @@ class ErrorReader(abc.ABC):
         return {
             **summary, "issue": current, "merged_from": issue if issue != current else None,
             "fingerprints": sorted(set(book.fingerprints(current)) | set(summary["fingerprints"])),
+            "status": book.status_of(current).to_json(),
             "history": book.changes(issue),
         }
+
+    def issue_events(self, issue: str, limit: int = 50) -> list[dict[str, Any]]:
+        """The newest ``limit`` events of an issue, newest first.
+
+        Raises:
+            NotFoundError: for an id never given out.
+        """
+        self.issues.refresh()
+        fingerprints = self.issues.fingerprints(issue)
+        table = self.read_table(columns=[
+            "id", "received_at", "source", "fingerprint", "error_type", "message", "level",
+            "service", "environment", "release", "host", "frames", "tags"])
+        mine = table.filter(pc.is_in(table["fingerprint"],
+                                     value_set=pa.array(fingerprints, pa.string())))
+        return mine.sort_by([("received_at", "descending")]).slice(0, limit).to_pylist()
 
     def __enter__(self) -> ErrorReader:
         return self

@@ -13,9 +13,10 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from erroracle.errors import ConflictError, NotFoundError, UnprocessableError
+from erroracle.platform.issue_status import STATUSES, status_change
 from erroracle.serve.api import api, bearer
 from erroracle.serve.problems import ApiError
-from erroracle.serve.schemas import MergeRequest, SplitRequest, validated
+from erroracle.serve.schemas import MergeRequest, SplitRequest, StatusRequest, validated
 from erroracle.serve.timing import timed
 
 __all__ = ["ISSUES", "IssueRoutes"]
@@ -50,8 +51,14 @@ class IssueRoutes:
             raise ApiError(422, "validation_error", "must be an integer from 1 to 1000",
                            field="limit")
         sources = request.query_params.getlist("source") or None
-        issues = await run_in_threadpool(self.store.issue_groups, int(limit), sources=sources)
-        return JSONResponse(jsonable_encoder({"issues": issues}))
+        status = request.query_params.get("status")
+        if status is not None and status not in (*STATUSES, "regressed"):
+            raise ApiError(422, "validation_error",
+                           f"must be one of {', '.join((*STATUSES, 'regressed'))}", field="status")
+        issues = await run_in_threadpool(self.store.issue_groups, None, sources=sources)
+        if status is not None:
+            issues = [issue for issue in issues if issue["status"] == status]
+        return JSONResponse(jsonable_encoder({"issues": issues[: int(limit)]}))
 
     @api.get(ISSUES + "/{issue}", tags=["issues"],
              summary="One issue: its fingerprints, counts and the corrections made to it")
@@ -60,6 +67,31 @@ class IssueRoutes:
         self._authorize(bearer(request), "read")
         found = await run_in_threadpool(self._call, self.store.issue, issue)
         return JSONResponse(jsonable_encoder(found))
+
+    @api.patch(ISSUES + "/{issue}", tags=["issues"],
+               summary="Resolve (optionally in a release), ignore (optionally until a time) or "
+                       "reopen an issue (admin)")
+    @timed("issue-status")
+    async def set_issue_status(self, issue: str, request: Request) -> Response:
+        key = self._authorize(bearer(request), "admin")
+        body = validated(StatusRequest, await self._json(request))
+        def apply() -> dict[str, Any]:
+            change = status_change(body.status, release=body.release, until=body.until)
+            return self.store.issues.set_status(issue, change, by=key.name)
+
+        return JSONResponse(await run_in_threadpool(self._call, apply))
+
+    @api.get(ISSUES + "/{issue}/events", tags=["issues"],
+             summary="An issue's newest events, newest first")
+    @timed("issue-events")
+    async def issue_events(self, issue: str, request: Request) -> Response:
+        self._authorize(bearer(request), "read")
+        limit = request.query_params.get("limit", "50")
+        if not limit.isdigit() or not 1 <= int(limit) <= 1000:
+            raise ApiError(422, "validation_error", "must be an integer from 1 to 1000",
+                           field="limit")
+        events = await run_in_threadpool(self._call, self.store.issue_events, issue, int(limit))
+        return JSONResponse(jsonable_encoder({"issue": issue, "events": events}))
 
     @api.post(ISSUES + "/{issue}/merge", tags=["issues"],
               summary="Merge another issue into this one (admin)")
