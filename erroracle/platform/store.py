@@ -245,8 +245,9 @@ class ErrorReader(abc.ABC):
         return {fp: issue for fp in distinct if (issue := self.issues.issue_of(fp))}
 
     def issue(self, issue: str) -> dict[str, Any]:
-        """One issue: its counts, fingerprints and the corrections made to it. An id that was
-        merged into another answers with that one (``merged_from`` says so).
+        """One issue: its event count, first and last seen, the services, hosts and
+        environments it occurred in, its events per hour, its status and what made it what it
+        is. An id that was merged into another answers with that one (``merged_from``).
 
         Raises:
             NotFoundError: for an id never given out.
@@ -254,14 +255,34 @@ class ErrorReader(abc.ABC):
         book = self.issues
         book.refresh()
         current = book.resolve(issue)
-        found = [group for group in self.issue_groups() if group["issue"] == current]
-        summary = found[0] if found else {"count": 0, "fingerprints": []}
+        events = self._events_of(current, ["received_at", "error_type", "message", "service",
+                                           "host", "environment"])
+        first = events.sort_by("received_at").slice(0, 1).to_pylist()
+        hours = pc.strftime(events["received_at"], format="%Y-%m-%dT%H:00Z")
+        hourly = pa.table({"hour": hours}).group_by("hour").aggregate([("hour", "count")])
         return {
-            **summary, "issue": current, "merged_from": issue if issue != current else None,
-            "fingerprints": sorted(set(book.fingerprints(current)) | set(summary["fingerprints"])),
+            "issue": current, "merged_from": issue if issue != current else None,
+            "count": events.num_rows,
+            "first_seen": pc.min(events["received_at"]).as_py(),
+            "last_seen": pc.max(events["received_at"]).as_py(),
+            "error_type": first[0]["error_type"] if first else None,
+            "message": first[0]["message"] if first else None,
+            "fingerprints": book.fingerprints(current),
+            **{f"{name}s": sorted(pc.unique(events[name].drop_null()).to_pylist())
+               for name in ("service", "host", "environment")},
+            "hourly": dict(sorted(zip(hourly["hour"].to_pylist(),
+                                      hourly["hour_count"].to_pylist(), strict=True))),
             "status": book.status_of(current).to_json(),
             "history": book.changes(issue),
         }
+
+    def _events_of(self, issue: str, columns: list[str]) -> pa.Table:
+        """The occurrences of an issue (feedback about it is not one), in these columns."""
+        fingerprints = pa.array(self.issues.fingerprints(issue), pa.string())
+        table = self.read_table(columns=list(dict.fromkeys([*columns, "fingerprint", "source"])))
+        mine = pc.and_(pc.is_in(table["fingerprint"], value_set=fingerprints),
+                       pc.not_equal(table["source"], "feedback"))
+        return table.filter(pc.fill_null(mine, False)).select(columns)
 
     def issue_events(self, issue: str, limit: int = 50) -> list[dict[str, Any]]:
         """The newest ``limit`` events of an issue, newest first.
@@ -270,13 +291,10 @@ class ErrorReader(abc.ABC):
             NotFoundError: for an id never given out.
         """
         self.issues.refresh()
-        fingerprints = self.issues.fingerprints(issue)
-        table = self.read_table(columns=[
+        events = self._events_of(self.issues.resolve(issue), [
             "id", "received_at", "source", "fingerprint", "error_type", "message", "level",
             "service", "environment", "release", "host", "frames", "tags"])
-        mine = table.filter(pc.is_in(table["fingerprint"],
-                                     value_set=pa.array(fingerprints, pa.string())))
-        return mine.sort_by([("received_at", "descending")]).slice(0, limit).to_pylist()
+        return events.sort_by([("received_at", "descending")]).slice(0, limit).to_pylist()
 
     def __enter__(self) -> ErrorReader:
         return self

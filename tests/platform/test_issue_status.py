@@ -46,7 +46,8 @@ def test_only_a_later_release_reopens_a_resolution_in_a_release():
 
 def test_the_lake_reopens_resolved_and_expired_ignored_issues_and_keeps_the_history(tmp_path):
     with ParquetErrorStore(str(tmp_path), background=False) as store:
-        issue = store.append([_event(1)]).issues["fp-ledger"]
+        issue = store.append([_event(1, service="billing", host="h1",
+                                     environment="prod")]).issues["fp-ledger"]
         store.issues.set_status(issue, status_change("resolved"), by="ann")
         store.append([_event(2)])
         assert store.issues.status_of(issue).status == "regressed"
@@ -63,3 +64,6 @@ def test_the_lake_reopens_resolved_and_expired_ignored_issues_and_keeps_the_hist
         ("ann", "unresolved", "resolved"), ("erroracle", "resolved", "regressed"),
         ("bob", "regressed", "ignored"), ("erroracle", "ignored", "unresolved")]
     assert [e["id"] for e in reader.issue_events(issue, limit=2)] == ["e4", "e3"]
+    assert shown["count"] == 4 and sum(shown["hourly"].values()) == 4
+    assert (shown["services"], shown["hosts"], shown["environments"]) == (
+        ["billing"], ["h1"], ["prod"])
