@@ -21,6 +21,7 @@ from erroracle.errors import ValidationError
 from erroracle.platform.fingerprint import record_template
 from erroracle.platform.issue_book import IssueBook, Observation
 from erroracle.platform.records import ARROW_SCHEMA, ErrorRecord, parse_record, records_to_table
+from erroracle.platform.spikes import Spike, SpikeDetector, minute_counts
 
 __all__ = [
     "AppendResult",
@@ -273,8 +274,23 @@ class ErrorReader(abc.ABC):
             "hourly": dict(sorted(zip(hourly["hour"].to_pylist(),
                                       hourly["hour_count"].to_pylist(), strict=True))),
             "status": book.status_of(current).to_json(),
+            "spikes": [vars(spike) for spike in SpikeDetector().episodes(
+                *minute_counts(events["received_at"]))],
             "history": book.changes(issue),
         }
+
+    def spikes(self, *, issue: str | None = None, service: str | None = None) -> list[Spike]:
+        """When an issue, or a service's errors, ran far above their usual rate for that time of
+        the day and week (``platform.spikes``)."""
+        if issue is not None:
+            self.issues.refresh()
+            times = self._events_of(self.issues.resolve(issue), ["received_at"])["received_at"]
+        else:
+            table = self.read_table(columns=["received_at", "service", "source"])
+            mine = pc.and_(pc.equal(table["service"], service or ""),
+                           pc.not_equal(table["source"], "feedback"))
+            times = table.filter(pc.fill_null(mine, False))["received_at"]
+        return SpikeDetector().episodes(*minute_counts(times))
 
     def _events_of(self, issue: str, columns: list[str]) -> pa.Table:
         """The occurrences of an issue (feedback about it is not one), in these columns."""
