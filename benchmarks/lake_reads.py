@@ -2,12 +2,13 @@
 
 Before ``LakeReader`` every reader opened a writer store (``ParquetErrorStore``): it read the id
 column of every Parquet file, replayed orphaned logs and opened a log segment of its own. The
-lake here is the knowledge base and the Loghub lines (``copies`` times) with ``deletes``
-deletions, on local disk. Reported: the median time to open (and close) each, and how many
+lake here is the Loghub lines (``copies`` times) written in ``files`` flushes, as a running
+ingress leaves it (one file every ``storage.flush_seconds``), with ``deletes`` deletions, on
+local disk. Reported: the median time to open (and close) each, and how many
 listings and tombstone files one round's data pipeline (``learners.data.build_datasets`` on a
 local Ray of 2 CPUs) reads through the reader.
 
-Usage: python benchmarks/lake_reads.py [--copies 3] [--deletes 20]
+Usage: python benchmarks/lake_reads.py [--copies 3] [--files 200] [--deletes 20]
 """
 
 from __future__ import annotations
@@ -21,8 +22,27 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _lakes import build_lake  # noqa: E402
+from _lakes import loghub_records  # noqa: E402
 from _report import write  # noqa: E402
+
+
+def many_file_lake(folder: str, copies: int, files: int, deletes: int) -> None:
+    """Loghub lines as app errors, flushed ``files`` times, then ``deletes`` deletions."""
+    from erroracle.client.scrubber import Scrubber
+    from erroracle.platform.lake import ParquetErrorStore
+    from erroracle.platform.prepare import RecordPreparer
+
+    prepare = RecordPreparer(Scrubber())
+    records = [prepare({**r, "id": f"{r['id']}-{copy}"})
+               for copy in range(copies) for r in loghub_records()]
+    store = ParquetErrorStore(folder, background=False, flush_records=10**7)
+    step = max(1, len(records) // files)
+    for begin in range(0, len(records), step):
+        store.append(records[begin:begin + step])
+        store.flush()
+    for record in records[:deletes]:
+        store.delete(ids=[record.id])
+    store.close()
 
 
 def median_seconds(open_and_close, repeats: int = 5) -> float:
@@ -37,6 +57,7 @@ def median_seconds(open_and_close, repeats: int = 5) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=3)
+    parser.add_argument("--files", type=int, default=200)
     parser.add_argument("--deletes", type=int, default=20)
     args = parser.parse_args()
 
@@ -50,11 +71,7 @@ def main() -> None:
     from erroracle.platform.taxonomy import Taxonomy
 
     with tempfile.TemporaryDirectory() as folder:
-        store = build_lake(Path(folder), copies=args.copies, app=True)
-        ids = store.read_table(columns=["id"])["id"].to_pylist()
-        for record_id in ids[: args.deletes]:
-            store.delete(ids=[record_id])
-        store.close()
+        many_file_lake(folder, args.copies, args.files, args.deletes)
         config = load_config(None, data_root=folder, environ={})
         reader = open_reader(config)
         records = sum(reader.counts_by_source().values())

@@ -1,9 +1,10 @@
 """The lake's read door: files, tables, Ray Datasets and deletions, with nothing to write.
 
 Opening a reader lists nothing and locks nothing: no write-ahead log segment, no replay of other
-writers' logs, no id index. That is what everything that only reads needs (the model replicas,
-the conductor's checks, ``status``, ``train``, ``tune``, the bootstrap), and it works on a lake it
-may not write (a read-only copy, a bucket with read-only credentials). Writers
+writers' logs, no id index, and the issue log is replayed only when issues are asked for. That is
+what everything that only reads needs (the model replicas, the conductor's checks, ``status``,
+``train``, ``tune``, the bootstrap), and it works on a lake it may not write (a read-only copy, a
+bucket with read-only credentials). Writers
 (:class:`~erroracle.platform.lake.ParquetErrorStore`) are readers too.
 
 Deletions (tombstones under ``deletes/``) are immutable files, so they are read once each: a read
@@ -17,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Sequence
@@ -66,11 +68,16 @@ class LakeReader(ErrorReader):
         self._deletes = f"{self._root}/deletes"
         self._quarantine = f"{self._root}/quarantine"
         self._wal_dir = Path(wal_dir).expanduser() if wal_dir else self._default_wal_dir()
-        self.issues = IssueBook(self._issues_dir(), writable=writable_issues)
+        self._writable_issues = writable_issues
         self._tombstones = Tombstones()
         self._tombstone_files: set[str] = set()
         # what this reader did, for ``status --verbose`` and the lake-reads benchmark
         self.reads = {"listings": 0, "tombstone_files": 0}
+
+    @functools.cached_property
+    def issues(self) -> IssueBook:  # type: ignore[override]
+        """The issue layer, replayed from its log at first use: most reads never need it."""
+        return IssueBook(self._issues_dir(), writable=self._writable_issues)
 
     def _default_wal_dir(self) -> Path:
         if self._local:
