@@ -51,7 +51,7 @@ def median_seconds(open_and_close, repeats: int = 5) -> float:
         started = time.perf_counter()
         open_and_close()
         times.append(time.perf_counter() - started)
-    return round(statistics.median(times), 4)
+    return round(statistics.median(times), 6)
 
 
 def main() -> None:
@@ -90,7 +90,7 @@ def main() -> None:
         ray.shutdown()
     print(f"{records:,} records in {files} files, {args.deletes} deletions")
     for name, seconds in opened.items():
-        print(f"open + close {name:<24}{seconds * 1000:>9.1f} ms")
+        print(f"open + close {name:<24}{seconds * 1000:>9.3f} ms")
     print(f"one round's data pipeline: {reader.reads['listings']} listings, "
           f"{reader.reads['tombstone_files']} tombstone files read, {pipeline_seconds} s")
     write("lake_reads", {
