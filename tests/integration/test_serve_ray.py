@@ -116,7 +116,8 @@ def test_report_predict_suggest_stats_and_metrics(server):
     assert all(s["url"] and s["author"] and s["why"] for s in suggestions)
 
     stats = client.get(f"{LEARNING}/stats", headers=auth("read")).json()
-    assert stats["champion"]["version"] == "v0001" and stats["lake"]["by_source"]["knowledge"] == 308
+    assert stats["champion"]["version"] == "v0001"
+    assert stats["lake"]["by_source"]["knowledge"] == 308
     assert stats["serving"]["fixes_indexed"] >= 300 and stats["issues"] and stats["models"]
 
     metrics = client.get("/metrics", headers=auth("read"))
