@@ -17,7 +17,7 @@ from erroracle.platform.issue_status import STATUSES, status_change
 from erroracle.serve.api import api, bearer
 from erroracle.serve.problems import ApiError
 from erroracle.serve.schemas import MergeRequest, SplitRequest, StatusRequest, validated
-from erroracle.serve.timing import timed
+from erroracle.serve.timing import run_timed
 
 __all__ = ["ISSUES", "IssueRoutes"]
 
@@ -43,8 +43,10 @@ class IssueRoutes:
             raise _refused(exc) from None
 
     @api.get(ISSUES, tags=["issues"], summary="Issues, most frequent first")
-    @timed("issues")
     async def list_issues(self, request: Request) -> Response:
+        return await run_timed(self, "issues", self._list_issues, request)
+
+    async def _list_issues(self, request: Request) -> Response:
         self._authorize(bearer(request), "read")
         limit = request.query_params.get("limit", "50")
         if not limit.isdigit() or not 1 <= int(limit) <= 1000:
@@ -62,8 +64,10 @@ class IssueRoutes:
 
     @api.get(ISSUES + "/{issue}", tags=["issues"],
              summary="One issue: its fingerprints, counts and the corrections made to it")
-    @timed("issue")
     async def read_issue(self, issue: str, request: Request) -> Response:
+        return await run_timed(self, "issue", self._read_issue, issue, request)
+
+    async def _read_issue(self, issue: str, request: Request) -> Response:
         self._authorize(bearer(request), "read")
         found = await run_in_threadpool(self._call, self.store.issue, issue)
         return JSONResponse(jsonable_encoder(found))
@@ -71,8 +75,10 @@ class IssueRoutes:
     @api.patch(ISSUES + "/{issue}", tags=["issues"],
                summary="Resolve (optionally in a release), ignore (optionally until a time) or "
                        "reopen an issue (admin)")
-    @timed("issue-status")
     async def set_issue_status(self, issue: str, request: Request) -> Response:
+        return await run_timed(self, "issue-status", self._set_issue_status, issue, request)
+
+    async def _set_issue_status(self, issue: str, request: Request) -> Response:
         key = self._authorize(bearer(request), "admin")
         body = validated(StatusRequest, await self._json(request))
         def apply() -> dict[str, Any]:
@@ -83,8 +89,10 @@ class IssueRoutes:
 
     @api.get(ISSUES + "/{issue}/events", tags=["issues"],
              summary="An issue's newest events, newest first")
-    @timed("issue-events")
     async def issue_events(self, issue: str, request: Request) -> Response:
+        return await run_timed(self, "issue-events", self._issue_events, issue, request)
+
+    async def _issue_events(self, issue: str, request: Request) -> Response:
         self._authorize(bearer(request), "read")
         limit = request.query_params.get("limit", "50")
         if not limit.isdigit() or not 1 <= int(limit) <= 1000:
@@ -95,8 +103,10 @@ class IssueRoutes:
 
     @api.post(ISSUES + "/{issue}/merge", tags=["issues"],
               summary="Merge another issue into this one (admin)")
-    @timed("issue-merge")
     async def merge_issue(self, issue: str, request: Request) -> Response:
+        return await run_timed(self, "issue-merge", self._merge_issue, issue, request)
+
+    async def _merge_issue(self, issue: str, request: Request) -> Response:
         return await self._correct(request, MergeRequest, lambda body, by: self.store.issues.merge(
             issue, body.issue, by=by))
 
@@ -108,7 +118,9 @@ class IssueRoutes:
 
     @api.post(ISSUES + "/{issue}/split", tags=["issues"],
               summary="Move one fingerprint out of this issue into an issue of its own (admin)")
-    @timed("issue-split")
     async def split_issue(self, issue: str, request: Request) -> Response:
+        return await run_timed(self, "issue-split", self._split_issue, issue, request)
+
+    async def _split_issue(self, issue: str, request: Request) -> Response:
         return await self._correct(request, SplitRequest, lambda body, by: self.store.issues.split(
             issue, body.fingerprint, by=by))
