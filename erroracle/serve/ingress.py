@@ -6,8 +6,11 @@ needs the model goes to the model deployment through its handle.
 """
 
 
+import asyncio
 import logging
+import secrets
 import time
+from collections import OrderedDict
 from typing import Any
 
 from fastapi import Request
@@ -27,13 +30,12 @@ from erroracle.platform.registry import Registry, version_number
 from erroracle.platform.status import status_report
 from erroracle.platform.taxonomy import Taxonomy
 from erroracle.serve import sentry
-from erroracle.serve.api import LEARNING, api, bearer
+from erroracle.serve.api import LEARNING, api, bearer, error_response, unexpected_response
 from erroracle.serve.auth import ApiKey, RateLimiter, load_keyring
 from erroracle.serve.body import check_depth, inflate, parse_json, read_limited
 from erroracle.serve.cache import PredictionCache
 from erroracle.serve.issue_routes import IssueRoutes
 from erroracle.serve.metrics import Metrics
-from erroracle.serve.prediction_memory import PredictionMemory
 from erroracle.serve.problems import ApiError
 from erroracle.serve.schemas import (
     FeedbackRequest,
@@ -43,14 +45,25 @@ from erroracle.serve.schemas import (
     report_item,
     validated,
 )
-from erroracle.serve.timing import timed
-from erroracle.serve.version_follower import VersionFollower
 
 __all__ = ["Ingress", "api"]
 
 log = logging.getLogger("erroracle.serve.ingress")
 
+_RECENT_PREDICTIONS = 50_000
 _STATS_TTL = 10.0
+_VERSION_POLL = 1.0
+
+def _prediction_id(fingerprint: str) -> str:
+    """An id that carries the fingerprint, so feedback finds the group on any replica."""
+    return f"p-{fingerprint}-{secrets.token_hex(6)}"
+
+
+def _fingerprint_of(prediction_id: str) -> str:
+    parts = prediction_id.split("-")
+    if len(parts) != 3 or parts[0] != "p" or not parts[1]:
+        raise ApiError(404, "not_found", "unknown prediction_id", field="prediction_id")
+    return parts[1]
 
 
 @serve.deployment(name="ingress")
@@ -72,9 +85,10 @@ class Ingress(IssueRoutes):
         self.registry = Registry(self.config.data_root)
         self.cache = PredictionCache(self.limits.cache_size, self.limits.index_refresh_seconds)
         self.metrics = Metrics()
-        self.predictions = PredictionMemory()
-        self.follower = VersionFollower(self.registry, self.store, on_version=self.metrics.serving,
-                                        forget=self._forget)
+        self.version: str | None = None
+        self._version_checked = 0.0
+        self._version_poll: asyncio.Future | None = None
+        self._recent: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._stats: tuple[float, dict[str, Any]] | None = None
         self._predict_batch = self._batcher("predict")
         self._suggest_batch = self._batcher("suggest")
@@ -101,23 +115,48 @@ class Ingress(IssueRoutes):
 
         async def ask(payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
             try:
-                answers = await getattr(self.model, method).remote(payloads,
-                                                                    self.follower.version)
+                answers = await getattr(self.model, method).remote(payloads, self.version)
             except ModelNotReady:
                 raise ApiError(503, "not_ready", "the model is still loading; retry shortly",
                                headers={"Retry-After": "5"}) from None
-            self.follower.adopt(max((answer["model_version"] for answer in answers),
-                                    key=version_number))
+            self._adopt(max((answer["model_version"] for answer in answers),
+                            key=version_number))
             return answers
 
         return serve.batch(max_batch_size=self.limits.batch_max_size,
                            batch_wait_timeout_s=self.limits.batch_wait_ms / 1000,
                            max_concurrent_batches=self.limits.batches_in_flight)(ask)
 
-    def _forget(self) -> None:
-        """After a deletion: cached answers quote fixes, remembered predictions quote errors."""
-        self.cache.clear()
-        self.predictions.clear()
+    def _adopt(self, version: str | None) -> None:
+        """Follow the newest version the model answered with; the poll follows rollbacks."""
+        if version_number(version) > version_number(self.version):
+            self.version = version
+            self.metrics.serving(version)
+
+    def _follow_the_registry(self) -> None:
+        """At most once a second, read the champion: a rollback names an older version, which
+        the answers alone would never lower ``self.version`` to."""
+        if time.monotonic() - self._version_checked < _VERSION_POLL:
+            return
+        self._version_checked = time.monotonic()
+        self._version_poll = asyncio.ensure_future(self._poll_version())
+
+    async def _poll_version(self) -> None:
+        if await run_in_threadpool(self._deleted_since_last_look):
+            # cached answers quote fixes and remembered predictions quote errors: after a
+            # deletion anywhere, either may hold what was deleted
+            self.cache.clear()
+            self._recent.clear()
+        champion = await run_in_threadpool(self.registry.champion)
+        if champion and (self.version is None
+                         or version_number(champion) < version_number(self.version)):
+            self.version = champion
+            self.metrics.serving(champion)
+
+    def _deleted_since_last_look(self) -> bool:
+        seen = self.store.deletions
+        self.store.tombstones()
+        return self.store.deletions != seen
 
     def _store(self, records: list[Any], route: str) -> Any:
         try:
@@ -138,12 +177,29 @@ class Ingress(IssueRoutes):
             field = f"{where}.{exc.field}" if exc.field else where
             raise ApiError(422, "validation_error", exc.reason, field=field) from None
 
+    # -- middleware-like wrapper ------------------------------------------------------------------
+
+    async def _timed(self, route: str, handler, *args: Any) -> Response:
+        started = time.perf_counter()
+        try:
+            response = await handler(*args)
+        except ApiError as exc:
+            self.metrics.rejected.labels(exc.code).inc()
+            response = error_response(exc)
+        except Exception as exc:  # noqa: BLE001 - answered as a plain 500, logged with its trace
+            response = unexpected_response(route, exc)
+        self.metrics.requests.labels(route, str(response.status_code)).inc()
+        self.metrics.latency.labels(route).observe(time.perf_counter() - started)
+        return response
+
     # -- routes -----------------------------------------------------------------------------------
 
     @api.post(f"{LEARNING}/errors", status_code=202, tags=["learning"],
               summary="Report errors (stored durably before the answer)")
-    @timed("errors")
     async def report_errors(self, request: Request) -> Response:
+        return await self._timed("errors", self._report_errors, request)
+
+    async def _report_errors(self, request: Request) -> Response:
         self._authorize(bearer(request), "ingest")
         body = validated(ReportRequest, await self._json(request))
         if len(body.errors) > self.limits.max_batch_records:
@@ -162,15 +218,17 @@ class Ingress(IssueRoutes):
 
     @api.post(f"{LEARNING}/predict", tags=["learning"],
               summary="Category, severity, novelty and fixes for one error")
-    @timed("predict")
     async def predict(self, request: Request) -> Response:
+        return await self._timed("predict", self._predict, request)
+
+    async def _predict(self, request: Request) -> Response:
         self._authorize(bearer(request), "read")
         body = validated(PredictRequest, await self._json(request))
         record = self._prepared({"message": body.error_message, "error_type": body.error_type,
                                  "stack_trace": body.stack_trace}, "error_message")
-        self.follower.follow()  # before the cache: a rollback must not serve cached answers
+        self._follow_the_registry()  # before the cache: a rollback must not serve cached answers
         key = (record.fingerprint, body.top_k, body.domain)
-        answer = self.cache.get(key, self.follower.version)
+        answer = self.cache.get(key, self.version)
         self.metrics.cache.labels("hit" if answer else "miss").inc()
         if answer is None:
             answer = await self._predict_batch({
@@ -178,7 +236,8 @@ class Ingress(IssueRoutes):
                 "top_k": body.top_k, "domain": body.domain,
             })
             self.cache.put(key, answer["model_version"], answer)
-        prediction_id = self.predictions.remember(record)
+        prediction_id = _prediction_id(record.fingerprint)
+        self._remember(prediction_id, record)
         self.metrics.predictions.labels(answer["category"]["label"]).inc()
         issue = self.store.issues.peek(record.fingerprint, record_template(record),
                                        record.error_type)
@@ -187,10 +246,18 @@ class Ingress(IssueRoutes):
             "error_type": record.error_type, **answer,
         })
 
+    def _remember(self, prediction_id: str, record: Any) -> None:
+        self._recent[prediction_id] = {"fingerprint": record.fingerprint,
+                                       "error_type": record.error_type, "message": record.message}
+        while len(self._recent) > _RECENT_PREDICTIONS:
+            self._recent.popitem(last=False)
+
     @api.get(f"{LEARNING}/suggest-fix", tags=["learning"],
              summary="Ranked fixes for an error, with sources and the similar errors behind them")
-    @timed("suggest-fix")
     async def suggest_fix(self, request: Request) -> Response:
+        return await self._timed("suggest-fix", self._suggest_fix, request)
+
+    async def _suggest_fix(self, request: Request) -> Response:
         self._authorize(bearer(request), "read")
         query = dict(request.query_params)
         if "top_k" in query:
@@ -202,7 +269,7 @@ class Ingress(IssueRoutes):
         body = validated(SuggestRequest, query)
         record = self._prepared({"message": body.error_message, "error_type": body.error_type},
                                 "error_message")
-        self.follower.follow()
+        self._follow_the_registry()
         answer = await self._suggest_batch({
             "text": error_text(record.model_dump()), "top_k": body.top_k, "domain": body.domain,
         })
@@ -210,18 +277,22 @@ class Ingress(IssueRoutes):
             answer = {**answer, "truncated": ["error_message"]}  # cut to the record's limit
         return JSONResponse(answer)
 
+    @api.post(f"{LEARNING}/feedback", status_code=202, tags=["learning"],
+              summary="Say whether a fix worked, and correct the labels")
+    async def feedback(self, request: Request) -> Response:
+        return await self._timed("feedback", self._feedback, request)
+
     def _target(self, body: FeedbackRequest) -> tuple[str, str, dict[str, Any]]:
         if body.error_id is not None:
             found = self.store.find([body.error_id])
             if not found:
                 raise ApiError(404, "not_found", "unknown error_id", field="error_id")
             return "error", body.error_id, found[0]
-        return "prediction", body.prediction_id, self.predictions.error_of(body.prediction_id)
+        remembered = self._recent.get(body.prediction_id)
+        return "prediction", body.prediction_id, remembered or {
+            "fingerprint": _fingerprint_of(body.prediction_id)}
 
-    @api.post(f"{LEARNING}/feedback", status_code=202, tags=["learning"],
-              summary="Say whether a fix worked, and correct the labels")
-    @timed("feedback")
-    async def feedback(self, request: Request) -> Response:
+    async def _feedback(self, request: Request) -> Response:
         self._authorize(bearer(request), "feedback")
         body = validated(FeedbackRequest, await self._json(request))
         for name, allowed in (("correct_category", self.taxonomy.categories),
@@ -240,15 +311,17 @@ class Ingress(IssueRoutes):
         await self.model.note_feedback.remote(record.model_dump())
         return JSONResponse(status_code=202, content={"accepted": 1, "id": record.id})
 
+    @api.get(f"{LEARNING}/stats", tags=["learning"],
+             summary="The lake, the top error groups, the model and feedback, in one answer")
+    async def stats(self, request: Request) -> Response:
+        return await self._timed("stats", self._stats_route, request)
+
     def _compute_stats(self) -> dict[str, Any]:
         report = status_report(self.config, self.store, top=10)
         report["lake"]["pending"] = self.store.pending
         return report
 
-    @api.get(f"{LEARNING}/stats", tags=["learning"],
-             summary="The lake, the top error groups, the model and feedback, in one answer")
-    @timed("stats")
-    async def stats(self, request: Request) -> Response:
+    async def _stats_route(self, request: Request) -> Response:
         self._authorize(bearer(request), "read")
         if self._stats is None or time.monotonic() - self._stats[0] > _STATS_TTL:
             self._stats = (time.monotonic(), await run_in_threadpool(self._compute_stats))
@@ -259,17 +332,15 @@ class Ingress(IssueRoutes):
 
     @api.post("/api/{project_id}/envelope/", tags=["sentry"],
               summary="Sentry SDK ingest (envelopes)")
-    @timed("sentry-envelope")
     async def sentry_envelope(self, project_id: str, request: Request) -> Response:
-        return await self._sentry(project_id, request, envelope=True)
+        return await self._timed("sentry-envelope", self._sentry, project_id, request, True)
 
     @api.post("/api/{project_id}/store/", tags=["sentry"],
               summary="Sentry SDK ingest (single events, older clients)")
-    @timed("sentry-store")
     async def sentry_store(self, project_id: str, request: Request) -> Response:
-        return await self._sentry(project_id, request, envelope=False)
+        return await self._timed("sentry-store", self._sentry, project_id, request, False)
 
-    async def _sentry(self, project_id: str, request: Request, *, envelope: bool) -> Response:
+    async def _sentry(self, project_id: str, request: Request, envelope: bool) -> Response:
         key = sentry.sentry_key(request.headers.get("x-sentry-auth"), request.query_params)
         self._authorize(key, "ingest")
         if envelope:

@@ -1,6 +1,6 @@
 """Issue routes: list and read issues, and let people merge and split them (admin scope).
 
-A mixin of the ingress deployment: it uses the ingress's ``store``, ``metrics``,
+A mixin of the ingress deployment: it uses the ingress's ``store``, ``_timed``,
 ``_authorize`` and ``_json``. A merge or split is one line in the lake's issue log, so every
 replica (and every later regrouping) sees it at its next read.
 """
@@ -13,11 +13,9 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from erroracle.errors import ConflictError, NotFoundError, UnprocessableError
-from erroracle.platform.issue_status import STATUSES, status_change
 from erroracle.serve.api import api, bearer
 from erroracle.serve.problems import ApiError
-from erroracle.serve.schemas import MergeRequest, SplitRequest, StatusRequest, validated
-from erroracle.serve.timing import run_timed
+from erroracle.serve.schemas import MergeRequest, SplitRequest, validated
 
 __all__ = ["ISSUES", "IssueRoutes"]
 
@@ -44,7 +42,7 @@ class IssueRoutes:
 
     @api.get(ISSUES, tags=["issues"], summary="Issues, most frequent first")
     async def list_issues(self, request: Request) -> Response:
-        return await run_timed(self, "issues", self._list_issues, request)
+        return await self._timed("issues", self._list_issues, request)
 
     async def _list_issues(self, request: Request) -> Response:
         self._authorize(bearer(request), "read")
@@ -53,60 +51,25 @@ class IssueRoutes:
             raise ApiError(422, "validation_error", "must be an integer from 1 to 1000",
                            field="limit")
         sources = request.query_params.getlist("source") or None
-        status = request.query_params.get("status")
-        if status is not None and status not in (*STATUSES, "regressed"):
-            raise ApiError(422, "validation_error",
-                           f"must be one of {', '.join((*STATUSES, 'regressed'))}", field="status")
-        issues = await run_in_threadpool(self.store.issue_groups, None, sources=sources)
-        if status is not None:
-            issues = [issue for issue in issues if issue["status"] == status]
-        return JSONResponse(jsonable_encoder({"issues": issues[: int(limit)]}))
+        issues = await run_in_threadpool(self.store.issue_groups, int(limit), sources=sources)
+        return JSONResponse(jsonable_encoder({"issues": issues}))
 
     @api.get(ISSUES + "/{issue}", tags=["issues"],
              summary="One issue: its fingerprints, counts and the corrections made to it")
     async def read_issue(self, issue: str, request: Request) -> Response:
-        return await run_timed(self, "issue", self._read_issue, issue, request)
+        return await self._timed("issue", self._read_issue, issue, request)
 
     async def _read_issue(self, issue: str, request: Request) -> Response:
         self._authorize(bearer(request), "read")
         found = await run_in_threadpool(self._call, self.store.issue, issue)
         return JSONResponse(jsonable_encoder(found))
 
-    @api.patch(ISSUES + "/{issue}", tags=["issues"],
-               summary="Resolve (optionally in a release), ignore (optionally until a time) or "
-                       "reopen an issue (admin)")
-    async def set_issue_status(self, issue: str, request: Request) -> Response:
-        return await run_timed(self, "issue-status", self._set_issue_status, issue, request)
-
-    async def _set_issue_status(self, issue: str, request: Request) -> Response:
-        key = self._authorize(bearer(request), "admin")
-        body = validated(StatusRequest, await self._json(request))
-        def apply() -> dict[str, Any]:
-            change = status_change(body.status, release=body.release, until=body.until)
-            return self.store.issues.set_status(issue, change, by=key.name)
-
-        return JSONResponse(await run_in_threadpool(self._call, apply))
-
-    @api.get(ISSUES + "/{issue}/events", tags=["issues"],
-             summary="An issue's newest events, newest first")
-    async def issue_events(self, issue: str, request: Request) -> Response:
-        return await run_timed(self, "issue-events", self._issue_events, issue, request)
-
-    async def _issue_events(self, issue: str, request: Request) -> Response:
-        self._authorize(bearer(request), "read")
-        limit = request.query_params.get("limit", "50")
-        if not limit.isdigit() or not 1 <= int(limit) <= 1000:
-            raise ApiError(422, "validation_error", "must be an integer from 1 to 1000",
-                           field="limit")
-        events = await run_in_threadpool(self._call, self.store.issue_events, issue, int(limit))
-        return JSONResponse(jsonable_encoder({"issue": issue, "events": events}))
-
     @api.post(ISSUES + "/{issue}/merge", tags=["issues"],
               summary="Merge another issue into this one (admin)")
     async def merge_issue(self, issue: str, request: Request) -> Response:
-        return await run_timed(self, "issue-merge", self._merge_issue, issue, request)
+        return await self._timed("issue-merge", self._merge, issue, request)
 
-    async def _merge_issue(self, issue: str, request: Request) -> Response:
+    async def _merge(self, issue: str, request: Request) -> Response:
         return await self._correct(request, MergeRequest, lambda body, by: self.store.issues.merge(
             issue, body.issue, by=by))
 
@@ -119,8 +82,8 @@ class IssueRoutes:
     @api.post(ISSUES + "/{issue}/split", tags=["issues"],
               summary="Move one fingerprint out of this issue into an issue of its own (admin)")
     async def split_issue(self, issue: str, request: Request) -> Response:
-        return await run_timed(self, "issue-split", self._split_issue, issue, request)
+        return await self._timed("issue-split", self._split, issue, request)
 
-    async def _split_issue(self, issue: str, request: Request) -> Response:
+    async def _split(self, issue: str, request: Request) -> Response:
         return await self._correct(request, SplitRequest, lambda body, by: self.store.issues.split(
             issue, body.fingerprint, by=by))

@@ -41,17 +41,6 @@ class SplitRequest(_Strict):
     fingerprint: str = Field(min_length=1, max_length=FIELD_LIMITS["fingerprint"])
 
 
-class StatusRequest(_Strict):
-    """A new status for the issue of the path."""
-
-    status: str = Field(description="unresolved, resolved or ignored")
-    release: str | None = Field(
-        None, max_length=FIELD_LIMITS["release"],
-        description="resolved in this release: only an event of a later one reopens it")
-    until: str | None = Field(None, max_length=64,
-                              description="ignored until this ISO 8601 time (with its zone)")
-
-
 #: The most fixes one answer ranks.
 MAX_TOP_K = 50
 

@@ -188,45 +188,6 @@ def test_issues_group_reports_and_people_merge_and_split_them(server):
     assert issue(split["new_issue"])["fingerprints"] == [fingerprints[0]]
 
 
-def test_an_issue_resolved_in_a_release_regresses_on_a_later_one(server):
-    _, client = server
-
-    def report(release: str) -> str:
-        answer = client.post(f"{LEARNING}/errors", headers=auth("ingest"), json={"errors": [
-            {"error_message": "LedgerMismatch: totals differ by 3 cents", "release": release}]})
-        assert answer.status_code == 202, answer.text
-        return answer.json()["issues"][0]
-
-    issue = report("2.0.0")
-    url = f"/api/v1/issues/{issue}"
-    _error(client.patch(url, headers=auth("read"), json={"status": "resolved"}), 403, "forbidden")
-    _error(client.patch(url, headers=auth("admin"), json={"status": "fixed"}), 422,
-           "validation_error", "status")
-    _error(client.patch(url, headers=auth("admin"), json={"status": "ignored", "until": "soon"}),
-           422, "validation_error", "until")
-    _error(client.patch("/api/v1/issues/Inowhere", headers=auth("admin"),
-                        json={"status": "resolved"}), 404, "not_found", "issue")
-    resolved = client.patch(url, headers=auth("admin"),
-                            json={"status": "resolved", "release": "2.1.0"})
-    assert resolved.status_code == 200 and resolved.json()["was"] == "unresolved"
-    report("2.0.1")  # an older release: the fix is not in it, nothing regressed
-    assert client.get(url, headers=auth("read")).json()["status"]["status"] == "resolved"
-    report("2.2.0")
-    shown = client.get(url, headers=auth("read")).json()
-    assert shown["status"]["status"] == "regressed" and shown["status"]["by"] == "erroracle"
-    assert [(e["was"], e["status"]) for e in shown["history"] if e["op"] == "status"] == [
-        ("unresolved", "resolved"), ("resolved", "regressed")]
-    listed = client.get("/api/v1/issues", headers=auth("read"),
-                        params={"status": "regressed"}).json()["issues"]
-    assert [i["issue"] for i in listed] == [issue]
-    deadline = time.monotonic() + 30  # the events are read from Parquet
-    while len(client.get(f"{url}/events", headers=auth("read")).json()["events"]) < 3:
-        assert time.monotonic() < deadline
-        time.sleep(0.5)
-    events = client.get(f"{url}/events", headers=auth("read"), params={"limit": 2}).json()
-    assert [e["release"] for e in events["events"]] == ["2.2.0", "2.0.1"]
-
-
 def test_repeated_errors_are_answered_from_the_cache(server):
     _, client = server
     request = {"error_message": "ZeroDivisionError: division by zero", "top_k": 1}
