@@ -141,6 +141,13 @@ class LakeReader(ErrorReader):
         """How many deletions :meth:`tombstones` has read: a change says caches must forget."""
         return len(self._tombstone_files)
 
+    def deleted_since_last_look(self) -> bool:
+        """Whether a deletion arrived since the last read of the tombstones: a cache that may
+        hold deleted text must forget it."""
+        seen = self.deletions
+        self.tombstones()
+        return self.deletions != seen
+
     # -- reading ----------------------------------------------------------------------------
 
     def _dataset(self, files: list[str]) -> pads.Dataset:

@@ -142,7 +142,7 @@ class Ingress(IssueRoutes):
         self._version_poll = asyncio.ensure_future(self._poll_version())
 
     async def _poll_version(self) -> None:
-        if await run_in_threadpool(self._deleted_since_last_look):
+        if await run_in_threadpool(self.store.deleted_since_last_look):
             # cached answers quote fixes and remembered predictions quote errors: after a
             # deletion anywhere, either may hold what was deleted
             self.cache.clear()
@@ -152,11 +152,6 @@ class Ingress(IssueRoutes):
                          or version_number(champion) < version_number(self.version)):
             self.version = champion
             self.metrics.serving(champion)
-
-    def _deleted_since_last_look(self) -> bool:
-        seen = self.store.deletions
-        self.store.tombstones()
-        return self.store.deletions != seen
 
     def _store(self, records: list[Any], route: str) -> Any:
         try:

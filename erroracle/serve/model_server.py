@@ -188,10 +188,9 @@ class ModelServer:
     def _forget_deleted(self, snapshot: Snapshot) -> Snapshot:
         """The snapshot without what was deleted since it was built: fixes, group vectors and
         the feedback about them (the tally is counted again from the feedback left)."""
-        seen = self.lake.deletions
-        tombstones = self.lake.tombstones()
-        if self.lake.deletions == seen:
+        if not self.lake.deleted_since_last_look():
             return snapshot
+        tombstones = self.lake.tombstones()
         self.tally = FeedbackTally()
         self.tally.add(self.lake.read_table(sources=["feedback"]).to_pylist())
         log.info("forgetting deleted records (%d deletions so far)", self.lake.deletions)

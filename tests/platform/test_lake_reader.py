@@ -73,6 +73,8 @@ def test_each_deletion_is_read_once_and_a_new_one_is_seen_at_the_next_read(tmp_p
         for _ in range(3):
             assert "r0" not in reader.read_table(columns=["id"])["id"].to_pylist()
         assert reader.reads["tombstone_files"] == 1
+        assert not reader.deleted_since_last_look()
         lake.delete(fingerprint="fp1")
+        assert reader.deleted_since_last_look() and not reader.deleted_since_last_look()
         assert sorted(reader.read_table(columns=["id"])["id"].to_pylist()) == ["r2", "r3", "r5"]
         assert reader.reads["tombstone_files"] == 2
