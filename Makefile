@@ -7,6 +7,10 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
+# The dashboard's browser test drives Debian's Chromium through its ChromeDriver.
+CHROMEDRIVER := /usr/bin/chromedriver
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
 .PHONY: up test lint bench install
 
 install: $(STAMP)
@@ -25,7 +29,12 @@ up: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check erroracle tests benchmarks
 
-test: lint
+$(CHROMEDRIVER):
+	$(SUDO) apt-get install -y --no-install-recommends chromium chromium-driver \
+		|| ($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends \
+		chromium chromium-driver)
+
+test: lint $(CHROMEDRIVER)
 	$(PY) -m pytest -q -p no:cacheprovider
 
 bench: $(STAMP)

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 from erroracle.errors import ValidationError
 from erroracle.platform.fingerprint import record_template
 from erroracle.platform.issue_book import IssueBook, Observation
+from erroracle.platform.issue_list import LIST_COLUMNS, IssueQuery, issue_list
 from erroracle.platform.records import ARROW_SCHEMA, ErrorRecord, parse_record, records_to_table
 from erroracle.platform.spikes import Spike, SpikeDetector, minute_counts
 
@@ -186,7 +187,8 @@ def assign_issues(book: IssueBook, records: Sequence[ErrorRecord]) -> dict[str, 
         book.observe(unknown)  # may merge issues already found: resolve them all again
         found = {fp: issue_of(fp) for fp in found}
     book.regress((found[record.fingerprint], record.release, record.received_at)
-                 for record in records if found.get(record.fingerprint or ""))
+                 for record in records  # only an app's report is an occurrence
+                 if found.get(record.fingerprint or "") and record.source == "app")
     return found  # type: ignore[return-value]
 
 
@@ -238,6 +240,10 @@ class ErrorReader(abc.ABC):
         )
         issues = group_issues(group_table(table), self.issues)
         return issues if limit is None else issues[:limit]
+
+    def issue_list(self, query: IssueQuery) -> dict[str, Any]:
+        """One page of the issue list (``platform.issue_list``)."""
+        return issue_list(self.read_table(columns=LIST_COLUMNS), self.issues, query)
 
     def issue_map(self, fingerprints: pa.ChunkedArray | pa.Array) -> dict[str, str]:
         """The issue of each distinct fingerprint (those without one are left out)."""
@@ -293,12 +299,18 @@ class ErrorReader(abc.ABC):
         return SpikeDetector().episodes(*minute_counts(times))
 
     def _events_of(self, issue: str, columns: list[str]) -> pa.Table:
-        """The occurrences of an issue (feedback about it is not one), in these columns."""
+        """The occurrences of an issue, in these columns: what apps reported. Feedback about it
+        is never one; knowledge-base and crawled records are its events only when no app
+        reported it (an issue known from a crawl alone)."""
         fingerprints = pa.array(self.issues.fingerprints(issue), pa.string())
         table = self.read_table(columns=list(dict.fromkeys([*columns, "fingerprint", "source"])))
-        mine = pc.and_(pc.is_in(table["fingerprint"], value_set=fingerprints),
-                       pc.not_equal(table["source"], "feedback"))
-        return table.filter(pc.fill_null(mine, False)).select(columns)
+        table = table.filter(pc.fill_null(pc.and_(
+            pc.is_in(table["fingerprint"], value_set=fingerprints),
+            pc.not_equal(table["source"], "feedback")), False))
+        reported = pc.equal(table["source"], "app")
+        if pc.any(reported).as_py():
+            table = table.filter(reported)
+        return table.select(columns)
 
     def issue_events(self, issue: str, limit: int = 50) -> list[dict[str, Any]]:
         """The newest ``limit`` events of an issue, newest first.
@@ -309,7 +321,7 @@ class ErrorReader(abc.ABC):
         self.issues.refresh()
         events = self._events_of(self.issues.resolve(issue), [
             "id", "received_at", "source", "fingerprint", "error_type", "message", "level",
-            "service", "environment", "release", "host", "frames", "tags"])
+            "service", "environment", "release", "host", "stack_trace", "frames", "tags"])
         return events.sort_by([("received_at", "descending")]).slice(0, limit).to_pylist()
 
     def __enter__(self) -> ErrorReader:

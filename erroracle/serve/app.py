@@ -20,6 +20,7 @@ from ray.serve import Application
 
 from erroracle.platform.config import Config, load_config
 from erroracle.serve.auth import ensure_keys, keys_path
+from erroracle.serve.dashboard.sessions import ensure_secret
 from erroracle.serve.ingress import Ingress
 from erroracle.serve.model_server import ModelServer
 
@@ -32,6 +33,7 @@ log = logging.getLogger("erroracle.serve")
 def application(config: Config) -> Application:
     """The ingress bound to the model deployment, sized by the ``serve`` section."""
     settings = config.serve
+    ensure_secret(config)  # before the replicas start, so that all of them sign with one secret
     data = config.model_dump(mode="json")
     model = ModelServer.options(
         num_replicas=settings.replicas,

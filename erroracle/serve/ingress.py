@@ -34,6 +34,8 @@ from erroracle.serve.api import LEARNING, api, bearer, error_response, unexpecte
 from erroracle.serve.auth import ApiKey, RateLimiter, load_keyring
 from erroracle.serve.body import check_depth, inflate, parse_json, read_limited
 from erroracle.serve.cache import PredictionCache
+from erroracle.serve.dashboard.routes import DashboardRoutes
+from erroracle.serve.dashboard.sessions import Sessions, ensure_secret
 from erroracle.serve.issue_routes import IssueRoutes
 from erroracle.serve.metrics import Metrics
 from erroracle.serve.problems import ApiError
@@ -68,7 +70,7 @@ def _fingerprint_of(prediction_id: str) -> str:
 
 @serve.deployment(name="ingress")
 @serve.ingress(api)
-class Ingress(IssueRoutes):
+class Ingress(IssueRoutes, DashboardRoutes):
     """The ingress deployment. Decorated here, where ``api`` lives, so that every replica that
     imports this module gets the routes bound to the class."""
 
@@ -77,6 +79,7 @@ class Ingress(IssueRoutes):
         self.model = model
         self.limits = self.config.serve
         self.keys = load_keyring(self.config)
+        self.sessions = Sessions(ensure_secret(self.config))
         self.limiter = RateLimiter(self.limits.rate_limit_per_minute,
                                    share=1 / self.limits.ingress_replicas)
         self.prepare = RecordPreparer.for_config(self.config)
@@ -174,13 +177,15 @@ class Ingress(IssueRoutes):
 
     # -- middleware-like wrapper ------------------------------------------------------------------
 
-    async def _timed(self, route: str, handler, *args: Any) -> Response:
+    async def _timed(self, route: str, handler, *args: Any, refused=error_response) -> Response:
+        """Run a route's handler, answer its refusals (``refused``: JSON for the API, a page
+        for the dashboard), and count and time it."""
         started = time.perf_counter()
         try:
             response = await handler(*args)
         except ApiError as exc:
             self.metrics.rejected.labels(exc.code).inc()
-            response = error_response(exc)
+            response = refused(exc)
         except Exception as exc:  # noqa: BLE001 - answered as a plain 500, logged with its trace
             response = unexpected_response(route, exc)
         self.metrics.requests.labels(route, str(response.status_code)).inc()
@@ -290,6 +295,11 @@ class Ingress(IssueRoutes):
     async def _feedback(self, request: Request) -> Response:
         self._authorize(bearer(request), "feedback")
         body = validated(FeedbackRequest, await self._json(request))
+        stored = await self._store_feedback(body)
+        return JSONResponse(status_code=202, content={"accepted": 1, "id": stored})
+
+    async def _store_feedback(self, body: FeedbackRequest) -> str:
+        """Check, store and count one piece of feedback (the API's and the dashboard's)."""
         for name, allowed in (("correct_category", self.taxonomy.categories),
                               ("correct_severity", self.taxonomy.severities)):
             value = getattr(body, name)
@@ -304,7 +314,7 @@ class Ingress(IssueRoutes):
         ), "feedback")
         await run_in_threadpool(self._store, [record], "feedback")
         await self.model.note_feedback.remote(record.model_dump())
-        return JSONResponse(status_code=202, content={"accepted": 1, "id": record.id})
+        return record.id
 
     @api.get(f"{LEARNING}/stats", tags=["learning"],
              summary="The lake, the top error groups, the model and feedback, in one answer")

@@ -1,4 +1,5 @@
-"""Issue routes: list and read issues, and let people merge and split them (admin scope).
+"""Issue routes: list, search and read issues and their events; people change their status,
+merge and split them (admin scope).
 
 A mixin of the ingress deployment: it uses the ingress's ``store``, ``_timed``,
 ``_authorize`` and ``_json``. A merge or split is one line in the lake's issue log, so every
@@ -13,9 +14,11 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from erroracle.errors import ConflictError, NotFoundError, UnprocessableError
+from erroracle.platform.issue_list import IssueQuery
+from erroracle.platform.issue_status import status_change
 from erroracle.serve.api import api, bearer
 from erroracle.serve.problems import ApiError
-from erroracle.serve.schemas import MergeRequest, SplitRequest, validated
+from erroracle.serve.schemas import MergeRequest, SplitRequest, StatusRequest, validated
 
 __all__ = ["ISSUES", "IssueRoutes"]
 
@@ -40,19 +43,16 @@ class IssueRoutes:
         except (NotFoundError, ConflictError, UnprocessableError) as exc:
             raise _refused(exc) from None
 
-    @api.get(ISSUES, tags=["issues"], summary="Issues, most frequent first")
+    @api.get(ISSUES, tags=["issues"],
+             summary="Issues by status tab, searched by text, type, service and environment")
     async def list_issues(self, request: Request) -> Response:
         return await self._timed("issues", self._list_issues, request)
 
     async def _list_issues(self, request: Request) -> Response:
         self._authorize(bearer(request), "read")
-        limit = request.query_params.get("limit", "50")
-        if not limit.isdigit() or not 1 <= int(limit) <= 1000:
-            raise ApiError(422, "validation_error", "must be an integer from 1 to 1000",
-                           field="limit")
-        sources = request.query_params.getlist("source") or None
-        issues = await run_in_threadpool(self.store.issue_groups, int(limit), sources=sources)
-        return JSONResponse(jsonable_encoder({"issues": issues}))
+        query = self._call(IssueQuery.parse, request.query_params)
+        found = await run_in_threadpool(self.store.issue_list, query)
+        return JSONResponse(jsonable_encoder(found))
 
     @api.get(ISSUES + "/{issue}", tags=["issues"],
              summary="One issue: its fingerprints, counts and the corrections made to it")
@@ -63,6 +63,28 @@ class IssueRoutes:
         self._authorize(bearer(request), "read")
         found = await run_in_threadpool(self._call, self.store.issue, issue)
         return JSONResponse(jsonable_encoder(found))
+
+    @api.get(ISSUES + "/{issue}/events", tags=["issues"],
+             summary="The newest events of an issue, with their parsed frames and tags")
+    async def issue_events(self, issue: str, request: Request) -> Response:
+        return await self._timed("issue-events", self._issue_events, issue, request)
+
+    async def _issue_events(self, issue: str, request: Request) -> Response:
+        self._authorize(bearer(request), "read")
+        limit = self._call(IssueQuery.parse, {"limit": request.query_params.get("limit", "")})
+        events = await run_in_threadpool(self._call, self.store.issue_events, issue, limit.limit)
+        return JSONResponse(jsonable_encoder({"issue": issue, "events": events}))
+
+    @api.patch(ISSUES + "/{issue}", tags=["issues"],
+               summary="Resolve, ignore or reopen an issue (admin)")
+    async def patch_issue(self, issue: str, request: Request) -> Response:
+        return await self._timed("issue-status", self._patch, issue, request)
+
+    async def _patch(self, issue: str, request: Request) -> Response:
+        return await self._correct(request, StatusRequest, lambda body, by: self.store.issues.
+                                   set_status(issue, status_change(body.status,
+                                                                   release=body.release,
+                                                                   until=body.until), by=by))
 
     @api.post(ISSUES + "/{issue}/merge", tags=["issues"],
               summary="Merge another issue into this one (admin)")

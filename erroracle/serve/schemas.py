@@ -41,6 +41,16 @@ class SplitRequest(_Strict):
     fingerprint: str = Field(min_length=1, max_length=FIELD_LIMITS["fingerprint"])
 
 
+class StatusRequest(_Strict):
+    """A person's status change: resolve (optionally in a release), ignore (optionally until a
+    time), or reopen."""
+
+    status: str = Field(description="unresolved, resolved or ignored")
+    release: str | None = Field(default=None, max_length=FIELD_LIMITS["release"])
+    until: str | None = Field(default=None, max_length=64,
+                              description="ISO 8601 with its zone; ends an ignore")
+
+
 #: The most fixes one answer ranks.
 MAX_TOP_K = 50
 

@@ -67,3 +67,14 @@ def test_the_lake_reopens_resolved_and_expired_ignored_issues_and_keeps_the_hist
     assert shown["count"] == 4 and sum(shown["hourly"].values()) == 4
     assert (shown["services"], shown["hosts"], shown["environments"]) == (
         ["billing"], ["h1"], ["prod"])
+
+
+def test_feedback_and_crawled_records_do_not_reopen_a_resolved_issue(tmp_path):
+    with ParquetErrorStore(str(tmp_path), background=False) as store:
+        issue = store.append([_event(1)]).issues["fp-ledger"]
+        store.issues.set_status(issue, status_change("resolved"), by="ann")
+        store.append([_event(2, source="feedback", source_id="e1", score=1.0),
+                      _event(5, source="stackoverflow", solution="pin the ledger")])
+        assert store.issues.status_of(issue).status == "resolved"
+        store.append([_event(3)])
+        assert store.issues.status_of(issue).status == "regressed"
