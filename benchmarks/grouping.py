@@ -36,9 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _report import write  # noqa: E402
 
+from erroracle.platform.issue_assignment import assign_issues  # noqa: E402
 from erroracle.platform.issue_book import IssueBook  # noqa: E402
 from erroracle.platform.prepare import RecordPreparer, describe_errors  # noqa: E402
-from erroracle.platform.store import assign_issues  # noqa: E402
 
 TUNED = ["Android", "BGL", "Hadoop", "Spark"]
 VALIDATION = ["Apache", "HDFS", "OpenSSH", "Zookeeper"]

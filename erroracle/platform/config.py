@@ -25,6 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from erroracle.errors import ConfigError
+from erroracle.platform.alert_rules import AlertsConfig
 
 __all__ = ["Config", "bundled", "default_config_path", "load_config", "parse_duration"]
 
@@ -260,6 +261,7 @@ class Config(_Section):
     train: TrainConfig = Field(default_factory=TrainConfig)
     tune: TuneConfig = Field(default_factory=TuneConfig)
     loop: LoopConfig = Field(default_factory=LoopConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
 
     @field_validator("data_root")
     @classmethod

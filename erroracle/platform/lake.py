@@ -39,15 +39,10 @@ from erroracle.platform import wal
 from erroracle.platform.atomic import put_file
 from erroracle.platform.config import Config
 from erroracle.platform.fingerprint import record_template
+from erroracle.platform.issue_assignment import assign_issues
 from erroracle.platform.lake_reader import LakeReader
 from erroracle.platform.records import ARROW_SCHEMA, ErrorRecord, records_to_table
-from erroracle.platform.store import (
-    AppendResult,
-    ErrorStore,
-    assign_issues,
-    feedback_copies,
-    validate_batch,
-)
+from erroracle.platform.store import AppendResult, ErrorStore, feedback_copies, validate_batch
 
 __all__ = ["ParquetErrorStore", "open_store"]
 
@@ -179,7 +174,7 @@ class ParquetErrorStore(LakeReader, ErrorStore):
 
     def append(self, records: Iterable[Mapping[str, Any] | ErrorRecord]) -> AppendResult:
         batch = validate_batch(records)
-        issues = assign_issues(self.issues, batch)
+        changes = assign_issues(self.issues, batch)
         flush_now = False
         with self._lock:
             fresh, duplicates = [], 0
@@ -206,7 +201,9 @@ class ParquetErrorStore(LakeReader, ErrorStore):
                 self.flush()
             else:
                 self._wake.set()
-        return AppendResult(ids=[r.id for r in fresh], duplicates=duplicates, issues=issues)
+        return AppendResult(ids=[r.id for r in fresh], duplicates=duplicates,
+                            issues=changes.issues, opened=changes.opened,
+                            reopened=changes.reopened)
 
     def _seal(self) -> None:
         with self._lock:

@@ -9,6 +9,7 @@ from typing import Any
 from erroracle.client.scrubber import Scrubber
 from erroracle.errors import ValidationError
 from erroracle.platform.fingerprint import fingerprint, record_template
+from erroracle.platform.issue_assignment import assign_issues
 from erroracle.platform.issue_book import IssueBook
 from erroracle.platform.records import (
     FIELD_LIMITS,
@@ -17,7 +18,6 @@ from erroracle.platform.records import (
     parse_record,
     truncate_text,
 )
-from erroracle.platform.store import assign_issues
 from erroracle.platform.traces import parse_trace
 from erroracle.platform.vendor_secrets import VendorSecrets
 

@@ -18,8 +18,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from erroracle.errors import ValidationError
-from erroracle.platform.fingerprint import record_template
-from erroracle.platform.issue_book import IssueBook, Observation
+from erroracle.platform.issue_assignment import assign_issues
+from erroracle.platform.issue_book import IssueBook
 from erroracle.platform.issue_list import LIST_COLUMNS, IssueQuery, issue_list
 from erroracle.platform.records import ARROW_SCHEMA, ErrorRecord, parse_record, records_to_table
 from erroracle.platform.spikes import Spike, SpikeDetector, minute_counts
@@ -30,7 +30,6 @@ __all__ = [
     "ErrorStore",
     "InMemoryErrorStore",
     "Tombstones",
-    "assign_issues",
     "feedback_copies",
     "group_issues",
     "group_table",
@@ -45,6 +44,8 @@ class AppendResult:
     ids: list[str]
     duplicates: int
     issues: dict[str, str] = field(default_factory=dict)
+    opened: list[str] = field(default_factory=list)
+    reopened: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def accepted(self) -> int:
@@ -167,29 +168,6 @@ def group_issues(groups: list[dict[str, Any]], book: IssueBook) -> list[dict[str
 
 def _by_source(row: dict[str, Any]) -> str:
     return row["source"]
-
-
-def assign_issues(book: IssueBook, records: Sequence[ErrorRecord]) -> dict[str, str]:
-    """The issue of each fingerprint in ``records``; new fingerprints go into the book first
-    (their templates are computed only then: most batches hold known fingerprints only). A
-    resolved issue that occurs again is reopened (``IssueBook.regress``)."""
-    issue_of = book.issue_of
-    found: dict[str, str | None] = {}
-    unknown: list[Observation] = []
-    for record in records:
-        fp = record.fingerprint
-        if fp is None or fp in found:
-            continue
-        issue = found[fp] = issue_of(fp)
-        if issue is None:
-            unknown.append((fp, record_template(record), record.error_type))
-    if unknown:
-        book.observe(unknown)  # may merge issues already found: resolve them all again
-        found = {fp: issue_of(fp) for fp in found}
-    book.regress((found[record.fingerprint], record.release, record.received_at)
-                 for record in records  # only an app's report is an occurrence
-                 if found.get(record.fingerprint or "") and record.source == "app")
-    return found  # type: ignore[return-value]
 
 
 class ErrorReader(abc.ABC):
@@ -363,7 +341,7 @@ class InMemoryErrorStore(ErrorStore):
 
     def append(self, records: Iterable[Mapping[str, Any] | ErrorRecord]) -> AppendResult:
         batch = validate_batch(records)
-        issues = assign_issues(self.issues, batch)
+        changes = assign_issues(self.issues, batch)
         ids, duplicates = [], 0
         with self._lock:
             for record in batch:
@@ -373,7 +351,8 @@ class InMemoryErrorStore(ErrorStore):
                 self._seen.add(record.id)
                 self._rows[record.id] = record.to_row()
                 ids.append(record.id)
-        return AppendResult(ids=ids, duplicates=duplicates, issues=issues)
+        return AppendResult(ids=ids, duplicates=duplicates, issues=changes.issues,
+                            opened=changes.opened, reopened=changes.reopened)
 
     def read_table(self, *, sources=None, since=None, until=None, columns=None) -> pa.Table:
         with self._lock:

@@ -19,6 +19,7 @@ from ray import serve
 from ray.serve import Application
 
 from erroracle.platform.config import Config, load_config
+from erroracle.serve.alerter import Alerter
 from erroracle.serve.auth import ensure_keys, keys_path
 from erroracle.serve.dashboard.sessions import ensure_secret
 from erroracle.serve.ingress import Ingress
@@ -45,7 +46,7 @@ def application(config: Config) -> Application:
         max_ongoing_requests=settings.max_ongoing_requests,
         ray_actor_options={"num_cpus": settings.ingress_cpus, **_admin_key_env(config)},
     )
-    return ingress.bind(data, model.bind(data))
+    return ingress.bind(data, model.bind(data), Alerter.bind(data))
 
 
 def _admin_key_env(config: Config) -> dict[str, Any]:

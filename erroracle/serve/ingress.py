@@ -20,6 +20,7 @@ from ray import serve
 from starlette.concurrency import run_in_threadpool
 
 from erroracle.errors import ErroracleError, ModelNotReady, StorageError, ValidationError
+from erroracle.platform.alerts import Alerts
 from erroracle.platform.config import Config
 from erroracle.platform.feedback import feedback_record
 from erroracle.platform.fingerprint import record_template
@@ -30,6 +31,7 @@ from erroracle.platform.registry import Registry, version_number
 from erroracle.platform.status import status_report
 from erroracle.platform.taxonomy import Taxonomy
 from erroracle.serve import sentry
+from erroracle.serve.alert_routes import AlertRoutes
 from erroracle.serve.api import LEARNING, api, bearer, error_response, unexpected_response
 from erroracle.serve.auth import ApiKey, RateLimiter, load_keyring
 from erroracle.serve.body import check_depth, inflate, parse_json, read_limited
@@ -70,13 +72,15 @@ def _fingerprint_of(prediction_id: str) -> str:
 
 @serve.deployment(name="ingress")
 @serve.ingress(api)
-class Ingress(IssueRoutes, DashboardRoutes):
+class Ingress(IssueRoutes, AlertRoutes, DashboardRoutes):
     """The ingress deployment. Decorated here, where ``api`` lives, so that every replica that
     imports this module gets the routes bound to the class."""
 
-    def __init__(self, config: dict[str, Any], model: Any) -> None:
+    def __init__(self, config: dict[str, Any], model: Any, alerter: Any) -> None:
         self.config = Config.model_validate(config)
         self.model = model
+        self.alerter = alerter
+        self.alerts = Alerts(self.config)
         self.limits = self.config.serve
         self.keys = load_keyring(self.config)
         self.sessions = Sessions(ensure_secret(self.config))
@@ -166,6 +170,10 @@ class Ingress(IssueRoutes, DashboardRoutes):
                 from None
         self.metrics.ingested.labels(route).inc(result.accepted)
         self.metrics.duplicates.labels(route).inc(result.duplicates)
+        try:
+            self.alerts.after_append(records, result)
+        except OSError:  # the records are stored; an alert lost here is logged, not retried
+            log.exception("the alert outbox refused a write")
         return result
 
     def _prepared(self, raw: dict[str, Any], where: str) -> Any:
@@ -241,6 +249,8 @@ class Ingress(IssueRoutes, DashboardRoutes):
         self.metrics.predictions.labels(answer["category"]["label"]).inc()
         issue = self.store.issues.peek(record.fingerprint, record_template(record),
                                        record.error_type)
+        if answer["novelty"]["is_novel"]:
+            await run_in_threadpool(self.alerts.novel, issue, record, answer["novelty"])
         return JSONResponse({
             "prediction_id": prediction_id, "fingerprint": record.fingerprint, "issue": issue,
             "error_type": record.error_type, **answer,
@@ -332,7 +342,8 @@ class Ingress(IssueRoutes, DashboardRoutes):
             self._stats = (time.monotonic(), await run_in_threadpool(self._compute_stats))
         serving = await self.model.info.remote()
         cache = {"size": len(self.cache), "hits": self.cache.hits, "misses": self.cache.misses}
-        report = {**self._stats[1], "serving": serving, "cache": cache}
+        report = {**self._stats[1], "serving": serving, "cache": cache,
+                  "alerts": await self.alerter.summary.remote()}
         return JSONResponse(jsonable_encoder(report), headers={"Cache-Control": "no-store"})
 
     @api.post("/api/{project_id}/envelope/", tags=["sentry"],
@@ -374,6 +385,7 @@ class Ingress(IssueRoutes, DashboardRoutes):
     @api.get("/metrics", tags=["operations"], summary="Prometheus metrics (scope: read)")
     async def prometheus(self, request: Request) -> Response:
         self._authorize(bearer(request), "read")
+        self.metrics.count_alerts(await self.alerter.summary.remote())
         return Response(self.metrics.render(), media_type="text/plain; version=0.0.4")
 
     def __del__(self) -> None:

@@ -45,7 +45,13 @@ class Metrics:
                                       registry=r)
         self.model_version = Gauge("erroracle_model_version", "The model version serving (1)",
                                    ["version"], registry=r)
+        self.alerts = Gauge("erroracle_alerts", "Alerts in the outbox by state (pending, "
+                            "delivered, failed, held_duplicate, held_rate)", ["state"], registry=r)
         self._version: str | None = None
+
+    def count_alerts(self, summary: dict[str, int]) -> None:
+        for state, count in summary.items():
+            self.alerts.labels(state).set(count)
 
     def count_client_drops(self, dropped: dict[str, int]) -> None:
         """Count what a client dropped; reasons outside the client's own set become ``other``

@@ -1,5 +1,6 @@
-"""The dashboard and the issue API on a real Serve app: sessions, CSRF, scopes, and a person's
-whole triage in headless Chromium (screenshots under ``build/screenshots``)."""
+"""The dashboard, the issue API and alerts on a real Serve app: sessions, CSRF, scopes, a
+person's whole triage in headless Chromium (screenshots under ``build/screenshots``), and an
+alert rule that delivers to a local webhook."""
 
 from __future__ import annotations
 
@@ -18,10 +19,12 @@ from erroracle.platform.feedback import read_feedback
 from erroracle.platform.lake_reader import LakeReader
 from tests.integration.browser import chromium, screenshot
 from tests.integration.serving import LEARNING, auth, running_app
+from tests.receivers import Receiver
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 ISSUES = "/api/v1/issues"
+ALERTS = "/api/v1/alerts"
 POSTGRES = {
     "error_type": "OperationalError", "service": "checkout", "environment": "prod",
     "release": "1.4.0", "message": "connection to server at db-1:5432 failed: timeout expired",
@@ -211,6 +214,54 @@ def test_a_person_triages_an_issue_in_chromium(server):
         assert "unresolved → resolved" in history and "resolved → regressed" in history
         screenshot(driver, "issue-regressed")
 
-    with LakeReader(config.data_root) as lake:
-        feedback = [read_feedback(row) for row in lake.read_table(sources=["feedback"]).to_pylist()]
-    assert any(fact.worked and fact.suggestion_id == suggestion for fact in feedback), feedback
+    deadline = time.monotonic() + 30  # stored at once, in Parquet within flush_seconds
+    while True:
+        with LakeReader(config.data_root) as lake:
+            rows = lake.read_table(sources=["feedback"]).to_pylist()
+        if any(fact.worked and fact.suggestion_id == suggestion
+               for fact in map(read_feedback, rows)):
+            break
+        assert time.monotonic() < deadline, rows
+        time.sleep(0.5)
+
+
+def test_an_alert_rule_set_over_the_api_delivers_a_new_issue_to_a_webhook(server):
+    config, client = server
+    hook = Receiver()
+    hook.start()
+    try:
+        rule = {"events": ["new_issue", "regression"], "channel": "webhook", "url": hook.url,
+                "service": "payments"}
+        for bad, field in (({"url": "ftp://example.com/x"}, "url"),
+                           ({"url": f"{client.base_url}/api/v1/learning/errors"}, "url"),
+                           ({"events": ["typo"]}, "events.0"), ({"per_hour": 0}, "per_hour")):
+            refused = client.put(f"{ALERTS}/rules/pager", headers=auth("admin"),
+                                 json={**rule, **bad})
+            assert refused.status_code == 422, refused.text
+            assert refused.json()["error"]["field"] == field
+        assert client.put(f"{ALERTS}/rules/pager", headers=auth("read"),
+                          json=rule).status_code == 403
+        assert client.get(f"{ALERTS}/rules", headers=auth("admin")).json()["rules"] == []
+        saved = client.put(f"{ALERTS}/rules/pager", headers=auth("admin"), json=rule)
+        assert saved.status_code == 200 and saved.json()["name"] == "pager"
+        time.sleep(2.5)  # rules are read again every 2 s
+
+        [issue] = _report(client, {"error_type": "CardDeclined", "service": "payments",
+                                   "message": "card ending 4242 declined: insufficient funds"})
+        _report(client, {"error_type": "CardDeclined", "service": "shipping",
+                         "message": "label printer offline"})
+        deadline = time.monotonic() + 30
+        while not hook.bodies:
+            assert time.monotonic() < deadline, "the webhook never received the alert"
+            time.sleep(0.5)
+        time.sleep(3)
+        assert [(body["event"], body["issue"]) for body in hook.bodies] == [("new_issue", issue)]
+        assert hook.bodies[0]["url"].endswith(f"/ui/issues/{issue}")
+        outbox = client.get(ALERTS, headers=auth("admin")).json()
+        assert outbox["summary"]["delivered"] == 1 and outbox["alerts"][0]["state"] == "delivered"
+        assert 'erroracle_alerts{state="delivered"} 1.0' in client.get(
+            "/metrics", headers=auth("read")).text
+        assert client.delete(f"{ALERTS}/rules/pager", headers=auth("admin")).status_code == 200
+        assert client.delete(f"{ALERTS}/rules/pager", headers=auth("admin")).status_code == 404
+    finally:
+        hook.stop()
