@@ -76,7 +76,7 @@ def split_issue(obj: Context, issue: str, fingerprint: str) -> None:
     click.echo(f"split {fingerprint} out of {entry['issue']} into {entry['new_issue']}")
 
 
-def _set_status(obj: Context, issue: str, status: str, **details: str | None) -> None:
+def _set_status(obj: Context, issue: str, status: str, **details: str | int | None) -> None:
     from erroracle.platform.issue_status import status_change
 
     change = status_change(status, **details)
@@ -98,10 +98,13 @@ def resolve_issue(obj: Context, issue: str, release: str | None) -> None:
 @click.argument("issue")
 @click.option("--until", help="An ISO 8601 time with its zone; the first event after it "
                               "reopens the issue.")
+@click.option("--events", type=click.IntRange(1, 10**9),
+              help="Reopen the issue once this many more events arrived (checked every minute "
+                   "by the running server).")
 @click.pass_obj
-def ignore_issue(obj: Context, issue: str, until: str | None) -> None:
-    """Ignore ISSUE (for good, or until a time)."""
-    _set_status(obj, issue, "ignored", until=until)
+def ignore_issue(obj: Context, issue: str, until: str | None, events: int | None) -> None:
+    """Ignore ISSUE (for good, until a time, or for a number of events)."""
+    _set_status(obj, issue, "ignored", until=until, events=events)
 
 
 @issues.command("reopen")

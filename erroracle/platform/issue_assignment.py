@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from erroracle.platform.fingerprint import record_template
 from erroracle.platform.issue_book import IssueBook, Observation
 from erroracle.platform.records import ErrorRecord
 
-__all__ = ["IssueChanges", "assign_issues"]
+if TYPE_CHECKING:
+    from erroracle.platform.store import ErrorReader
+
+__all__ = ["IssueChanges", "assign_issues", "reopen_counted_ignores"]
 
 
 @dataclass(frozen=True)
@@ -50,3 +54,17 @@ def assign_issues(book: IssueBook, records: Sequence[ErrorRecord]) -> IssueChang
                             for record in records  # only an app's report is an occurrence
                             if found.get(record.fingerprint or "") and record.source == "app")
     return IssueChanges(found, opened, reopened)  # type: ignore[arg-type]
+
+
+def reopen_counted_ignores(store: ErrorReader) -> list[dict[str, Any]]:
+    """Reopen each issue ignored "for N events" once N events arrived after the ignore; returns
+    the status lines written. The issue book of ``store`` must be writable."""
+    book = store.issues
+    book.refresh()
+    reopened = []
+    for issue, status in book.counted_ignores():
+        if store.events_since(issue, datetime.fromisoformat(status.since or "")) >= (
+                status.events or 0):
+            entry = book.set_status(issue, {"status": "unresolved"}, by="erroracle")
+            reopened.append(entry)
+    return reopened

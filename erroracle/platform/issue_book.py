@@ -55,6 +55,7 @@ class IssueBook:
         self._lock = threading.Lock()
         self.history: list[dict[str, Any]] = []
         self._statuses: dict[str, IssueStatus] = {}
+        self.applied = 0  # entries replayed so far: a change says issue tables must be folded again
         if writable and self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self.refresh()
@@ -94,6 +95,7 @@ class IssueBook:
         self._offset += end
 
     def _apply(self, entry: dict[str, Any]) -> None:
+        self.applied += 1
         op = entry.get("op", "seen")
         if op == "seen":
             self._grouper.assign(entry["fp"], entry["t"], entry.get("k"))
@@ -110,6 +112,11 @@ class IssueBook:
     def status_of(self, issue: str) -> IssueStatus:
         """Where an issue stands (a merged issue stands where the one it joined stands)."""
         return self._statuses.get(self._grouper.resolve(issue), IssueStatus())
+
+    def counted_ignores(self) -> list[tuple[str, IssueStatus]]:
+        """The issues ignored until a number of further events, with their status."""
+        return [(issue, status) for issue, status in self._statuses.items()
+                if status.status == "ignored" and status.events]
 
     def issue_of(self, fingerprint: str | None) -> str | None:
         """The issue of a fingerprint, or None when it was never seen."""

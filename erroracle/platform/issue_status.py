@@ -1,11 +1,13 @@
 """An issue's lifecycle: unresolved, resolved (optionally in a release), ignored (optionally
-until a date), and regressed when a resolved issue occurs again.
+until a date, or until N more events), and regressed when a resolved issue occurs again.
 
 The status is kept as ``status`` lines in the issue log (``platform.issue_book``), so every
 replica and reader replays the same history: who changed it, when, from what to what. A
 resolution "in release X" is undone only by an event of a later release (compared as versions,
 PEP 440 or dotted numbers); an event without a release, or with one that is not a version, does
-not count against it. Ignoring "until a date" ends at the first event after that date.
+not count against it. Ignoring "until a date" ends at the first event after that date; ignoring
+"for N events" ends once N more have arrived (counted in the lake by
+``issue_assignment.reopen_counted_ignores``, which the alerts deployment runs every minute).
 
 Example:
     >>> status = IssueStatus()
@@ -50,10 +52,12 @@ class IssueStatus:
     by: str | None = None
     release: str | None = None  # resolved in this release
     until: str | None = None  # ignored until this time
+    events: int | None = None  # ignored until this many more events
 
     def changed(self, entry: dict[str, Any]) -> IssueStatus:
         return replace(self, status=entry["status"], since=entry.get("at"), by=entry.get("by"),
-                       release=entry.get("release"), until=entry.get("until"))
+                       release=entry.get("release"), until=entry.get("until"),
+                       events=entry.get("events"))
 
     def regressed_by(self, release: str | None, received_at: str | datetime) -> bool:
         """Whether an event (its release, its arrival) reopens this issue."""
@@ -70,11 +74,11 @@ class IssueStatus:
 
     def to_json(self) -> dict[str, Any]:
         return {"status": self.status, "since": self.since, "by": self.by,
-                "release": self.release, "until": self.until}
+                "release": self.release, "until": self.until, "events": self.events}
 
 
-def status_change(status: str, *, release: str | None = None, until: str | None = None
-                  ) -> dict[str, Any]:
+def status_change(status: str, *, release: str | None = None, until: str | None = None,
+                  events: int | None = None) -> dict[str, Any]:
     """The fields of a person's status change, checked.
 
     Raises:
@@ -96,4 +100,11 @@ def status_change(status: str, *, release: str | None = None, until: str | None 
             raise UnprocessableError("must name its time zone (e.g. Z or +00:00)",
                                      field="until")
         until = parsed.isoformat()
+    if events is not None:
+        if status != "ignored":
+            raise UnprocessableError("only an ignore has an end", field="events")
+        if isinstance(events, bool) or not isinstance(events, int) or not 1 <= events <= 10**9:
+            raise UnprocessableError("must be a whole number from 1 to 1000000000",
+                                     field="events")
+        return {"status": status, "release": release, "until": until, "events": events}
     return {"status": status, "release": release, "until": until}

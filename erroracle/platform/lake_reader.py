@@ -35,6 +35,8 @@ from erroracle.errors import StorageError
 from erroracle.platform import wal
 from erroracle.platform.config import Config
 from erroracle.platform.issue_book import IssueBook
+from erroracle.platform.issue_list import IssueQuery, select
+from erroracle.platform.issue_summary import IssueSummary
 from erroracle.platform.records import ARROW_SCHEMA
 from erroracle.platform.store import ErrorReader, Tombstones, filter_time
 
@@ -167,6 +169,27 @@ class LakeReader(ErrorReader):
             table = table.filter(pc.is_in(table["source"], value_set=pa.array(list(sources))))
         table = self.tombstones().apply(filter_time(table, since, until))
         return table.select(wanted)
+
+    def event_files(self) -> list[str]:
+        """Every Parquet file of the lake; each is written once and never changed."""
+        return self._list_files()
+
+    def read_files(self, files: Sequence[str], columns: Sequence[str]) -> pa.Table:
+        """The live records of these files, in these columns."""
+        needed = list(dict.fromkeys([*columns, *_TOMBSTONE_COLUMNS]))
+        try:
+            table = self._dataset(list(files)).to_table(columns=needed)
+        except (pa.ArrowException, OSError) as exc:
+            raise StorageError(f"cannot read the error lake at {self.data_root}: {exc}") from exc
+        return self.tombstones().apply(table).select(list(columns))
+
+    @functools.cached_property
+    def summary(self) -> IssueSummary:
+        """The issue list's parts, kept up to date file by file (``platform.issue_summary``)."""
+        return IssueSummary(self)
+
+    def issue_list(self, query: IssueQuery) -> dict[str, Any]:
+        return select(self.summary.table(query.source, self.issues), query)
 
     def _stored(self, ids: set[str]) -> pa.Table:
         """The Parquet rows with these ids (deleted ones included: the caller applies the

@@ -20,7 +20,8 @@ import pyarrow.compute as pc
 from erroracle.errors import ValidationError
 from erroracle.platform.issue_assignment import assign_issues
 from erroracle.platform.issue_book import IssueBook
-from erroracle.platform.issue_list import LIST_COLUMNS, IssueQuery, issue_list
+from erroracle.platform.issue_list import IssueQuery, issue_list
+from erroracle.platform.issue_summary import PART_COLUMNS
 from erroracle.platform.records import ARROW_SCHEMA, ErrorRecord, parse_record, records_to_table
 from erroracle.platform.spikes import Spike, SpikeDetector, minute_counts
 
@@ -220,8 +221,9 @@ class ErrorReader(abc.ABC):
         return issues if limit is None else issues[:limit]
 
     def issue_list(self, query: IssueQuery) -> dict[str, Any]:
-        """One page of the issue list (``platform.issue_list``)."""
-        return issue_list(self.read_table(columns=LIST_COLUMNS), self.issues, query)
+        """One page of the issue list (``platform.issue_list``), grouped from every record; the
+        lake reader answers from a summary it keeps instead."""
+        return issue_list(self.read_table(columns=PART_COLUMNS), self.issues, query)
 
     def issue_map(self, fingerprints: pa.ChunkedArray | pa.Array) -> dict[str, str]:
         """The issue of each distinct fingerprint (those without one are left out)."""
@@ -289,6 +291,11 @@ class ErrorReader(abc.ABC):
         if pc.any(reported).as_py():
             table = table.filter(reported)
         return table.select(columns)
+
+    def events_since(self, issue: str, since: datetime) -> int:
+        """How many events of an issue arrived after ``since``."""
+        times = self._events_of(self.issues.resolve(issue), ["received_at"])["received_at"]
+        return int(pc.sum(pc.greater(times, pa.scalar(since, times.type))).as_py() or 0)
 
     def issue_events(self, issue: str, limit: int = 50) -> list[dict[str, Any]]:
         """The newest ``limit`` events of an issue, newest first.

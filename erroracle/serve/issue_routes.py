@@ -82,9 +82,9 @@ class IssueRoutes:
 
     async def _patch(self, issue: str, request: Request) -> Response:
         return await self._correct(request, StatusRequest, lambda body, by: self.store.issues.
-                                   set_status(issue, status_change(body.status,
-                                                                   release=body.release,
-                                                                   until=body.until), by=by))
+                                   set_status(issue, status_change(
+                                       body.status, release=body.release, until=body.until,
+                                       events=body.events), by=by))
 
     @api.post(ISSUES + "/{issue}/merge", tags=["issues"],
               summary="Merge another issue into this one (admin)")

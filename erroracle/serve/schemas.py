@@ -49,6 +49,8 @@ class StatusRequest(_Strict):
     release: str | None = Field(default=None, max_length=FIELD_LIMITS["release"])
     until: str | None = Field(default=None, max_length=64,
                               description="ISO 8601 with its zone; ends an ignore")
+    events: int | None = Field(default=None, description="ends an ignore after this many "
+                               "more events")
 
 
 #: The most fixes one answer ranks.

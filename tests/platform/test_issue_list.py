@@ -7,8 +7,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from erroracle.errors import UnprocessableError
-from erroracle.platform.issue_list import SPARK_HOURS, IssueQuery, similar_issues
+from erroracle.platform.issue_list import IssueQuery, similar_issues
 from erroracle.platform.issue_status import status_change
+from erroracle.platform.issue_summary import SPARK_HOURS
 from erroracle.platform.lake import ParquetErrorStore
 from erroracle.platform.lake_reader import LakeReader
 
@@ -90,3 +91,34 @@ def test_similar_issues_share_words_and_leave_out_the_rest(lake):
     similar = similar_issues(everything, issues["fp-db"])
     assert [one["issue"] for one in similar] == [issues["fp-kb"]]
     assert 0 < similar[0]["similarity"] <= 1
+
+
+def test_the_summary_reads_each_file_once_and_starts_again_after_a_deletion(tmp_path):
+    with ParquetErrorStore(str(tmp_path), background=False) as store:
+        store.append(_records())
+        store.flush()
+        reader = LakeReader(str(tmp_path))
+        query = IssueQuery(status="all")
+        assert reader.issue_list(query)["total"] == 2
+        files = set(reader.summary.files)
+        store.append([{**_records()[0], "id": "db-late", "received_at": NOW}])
+        store.flush()
+        [db] = [i for i in reader.issue_list(query)["issues"] if i["error_type"] != "KeyError"]
+        assert db["count"] == 13 and len(reader.summary.files) == len(files) + 1
+        store.delete(fingerprint="fp-key")
+    assert [i["error_type"] for i in reader.issue_list(query)["issues"]] == ["OperationalError"]
+
+
+def test_a_store_without_a_summary_lists_the_same_issues(lake):
+    from erroracle.platform.store import InMemoryErrorStore
+
+    reader, _ = lake
+    memory = InMemoryErrorStore()
+    issues = memory.append(_records()).issues
+    memory.issues.set_status(issues["fp-key"], status_change("resolved"), by="ann")
+    for params in ({}, {"status": "all", "sort": "first_seen"}, {"q": "user", "status": "all"}):
+        query = IssueQuery.parse(params)
+        ours = [(i["count"], i["error_type"], i["services"]) for i in reader.issue_list(query)[
+            "issues"]]
+        assert ours == [(i["count"], i["error_type"], i["services"])
+                        for i in memory.issue_list(query)["issues"]]

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from erroracle.errors import UnprocessableError
+from erroracle.platform.issue_assignment import reopen_counted_ignores
 from erroracle.platform.issue_status import IssueStatus, status_change
 from erroracle.platform.lake import ParquetErrorStore
 from erroracle.platform.lake_reader import LakeReader
@@ -78,3 +79,22 @@ def test_feedback_and_crawled_records_do_not_reopen_a_resolved_issue(tmp_path):
         assert store.issues.status_of(issue).status == "resolved"
         store.append([_event(3)])
         assert store.issues.status_of(issue).status == "regressed"
+
+
+def test_an_issue_ignored_for_n_events_reopens_once_they_arrived(tmp_path):
+    with ParquetErrorStore(str(tmp_path), background=False) as store:
+        issue = store.append([_event(1)]).issues["fp-ledger"]
+        store.issues.set_status(issue, status_change("ignored", events=2), by="ann")
+        with pytest.raises(UnprocessableError) as refused:
+            status_change("resolved", events=2)
+        assert refused.value.field == "events"
+        store.append([_event(2)])
+        store.flush()
+        assert reopen_counted_ignores(store) == []
+        store.append([_event(3)])
+        store.flush()
+        assert store.issues.status_of(issue).status == "ignored"  # not at the append...
+        [entry] = reopen_counted_ignores(store)  # ...but when the lake is counted
+        assert (entry["was"], entry["status"], entry["by"]) == ("ignored", "unresolved",
+                                                                "erroracle")
+        assert reopen_counted_ignores(store) == []

@@ -196,9 +196,13 @@ class DashboardRoutes:
 
     async def _issue_status(self, issue: str, request: Request) -> Response:
         form, api_key = await self._form(request, "admin")
+        events = _first(form, "events") or None
+        if events is not None and not events.isdigit():
+            raise ApiError(422, "validation_error", "must be a whole number", field="events")
         change = self._call(lambda: status_change(_first(form, "status") or "",
                                                   release=_first(form, "release") or None,
-                                                  until=_first(form, "until") or None))
+                                                  until=_first(form, "until") or None,
+                                                  events=int(events) if events else None))
         entry = await run_in_threadpool(self._call, self._set_status, issue, change, api_key)
         return _see(f"{UI}/issues/{entry['issue']}")
 
