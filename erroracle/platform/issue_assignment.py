@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from erroracle.platform.fingerprint import record_template
 from erroracle.platform.issue_book import IssueBook, Observation
+from erroracle.platform.issues import issue_id
 from erroracle.platform.records import ErrorRecord
 
 if TYPE_CHECKING:
@@ -46,10 +47,12 @@ def assign_issues(book: IssueBook, records: Sequence[ErrorRecord]) -> IssueChang
     if unknown:
         book.observe(unknown)  # may merge issues already found: resolve them all again
         found = {fp: issue_of(fp) for fp in found}
-        new = {fp for fp, _, _ in unknown}
-        reported = {record.fingerprint for record in records if record.source == "app"}
-        opened = sorted({found[fp] for fp in new & reported  # type: ignore[misc]
-                         if set(book.fingerprints(found[fp])) <= new})  # type: ignore[arg-type]
+        # an issue is new when its id is that of a fingerprint new in this batch (ids come
+        # from the founding fingerprint); one that joined an older issue has the older id
+        founded = {issue_id(fp) for fp, _, _ in unknown}
+        opened = sorted({found[record.fingerprint] for record in records
+                         if record.source == "app" and found.get(record.fingerprint or "")
+                         in founded})  # type: ignore[misc]
     reopened = book.regress((found[record.fingerprint], record.release, record.received_at)
                             for record in records  # only an app's report is an occurrence
                             if found.get(record.fingerprint or "") and record.source == "app")

@@ -7,9 +7,10 @@ holds what they share so that route modules do not import each other.
 import logging
 import uuid
 
-from fastapi import FastAPI, Request
+from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from erroracle import __version__
@@ -21,7 +22,9 @@ log = logging.getLogger("erroracle.serve")
 
 LEARNING = "/api/v1/learning"
 
-api = FastAPI(
+# The docs pages (/docs, /redoc) serve Swagger UI and ReDoc from the installed fastapi-offline
+# package, never from a CDN: erroracle runs where there is no internet.
+api = FastAPIOffline(
     title="erroracle",
     version=__version__,
     description="Learns from software errors: report errors, predict their category, severity "

@@ -265,3 +265,16 @@ def test_an_alert_rule_set_over_the_api_delivers_a_new_issue_to_a_webhook(server
         assert client.delete(f"{ALERTS}/rules/pager", headers=auth("admin")).status_code == 404
     finally:
         hook.stop()
+
+
+def test_the_api_docs_load_with_no_internet(server):
+    _, client = server
+    for path in ("/docs", "/redoc"):
+        page = client.get(path)
+        assert page.status_code == 200
+        assert re.findall(r"https?://", page.text) == []  # no CDN, no web font
+        assets = re.findall(r'(?:src|href)="(/[^"]+)"', page.text)
+        assert any(asset.endswith(".js") for asset in assets)
+        for asset in assets:
+            assert client.get(asset).status_code == 200, asset
+    assert client.get("/openapi.json").json()["paths"]
