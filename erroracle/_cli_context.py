@@ -46,17 +46,33 @@ class Context:
             self._config = load_config(self.config_path, data_root=self.data_root)
         return self._config
 
-    def store(self, background: bool = True):
-        """The lake to write (a log segment of its own, other writers' logs replayed)."""
+    def store(self, background: bool = True, *, create: bool = False):
+        """The lake to write (a log segment of its own, other writers' logs replayed). Only
+        the commands that fill a lake (``up``, ``ingest``, ``crawl``) may ``create`` one."""
         from erroracle.platform.lake import open_store
 
+        if not create:
+            self.require_lake()
         return open_store(self.config, background=background)
 
     def reader(self):
         """The lake to read only: nothing replayed, written or locked."""
         from erroracle.platform.lake_reader import open_reader
 
+        self.require_lake()
         return open_reader(self.config)
+
+    def require_lake(self) -> None:
+        """Stop with one line when there is no lake where the config points: a command run in
+        the wrong directory must not report an empty lake, nor make one."""
+        from erroracle.platform.lake_reader import lake_exists
+
+        if not lake_exists(self.config.data_root):
+            where = ("--data-root" if self.data_root else "ERRORACLE_DATA_ROOT"
+                     if os.environ.get("ERRORACLE_DATA_ROOT") else "the config's data_root")
+            fail(f"no error lake at {self.config.data_root} (from {where}); point at yours "
+                 "with --data-root or ERRORACLE_DATA_ROOT, or make one with `erroracle up` or "
+                 "`erroracle ingest`")
 
 
 def preparer(obj: Context):

@@ -68,7 +68,7 @@ def ingest(obj: Context, files: tuple[Path, ...], source, fmt, batch_size: int) 
             err=True,
         )
 
-    with obj.store() as store:
+    with obj.store(create=True) as store:
         summary = ingest_files(
             store,
             list(files),
@@ -152,7 +152,7 @@ def crawl(obj: Context, sources: tuple[str, ...], limit: int | None) -> None:
         click.echo(f"  {summary.source}: {summary.new + summary.updated + summary.unchanged:,} "
                    f"items, {summary.requests:,} requests", err=True)
 
-    with obj.store(background=False) as store:
+    with obj.store(background=False, create=True) as store:
         summaries = asyncio.run(run_crawl(obj.config, store, preparer(obj),
                                           sources=list(sources) or None, limit=limit,
                                           progress=show))
@@ -322,7 +322,7 @@ def up(obj: Context, address: str | None, host: str | None, port: int | None,
     click.echo(f"resources   {obj.plan.describe()}")
     try:
         registry = Registry(config.data_root)
-        with obj.store(background=False) as store:
+        with obj.store(background=False, create=True) as store:
             seeded = seed_lake(store, preparer(obj))
             store.flush()
             rows = store.to_dataset().count()

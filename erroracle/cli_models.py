@@ -45,6 +45,7 @@ def train(obj: Context, workers: int | None, gpu: bool | None, max_steps: int | 
     from erroracle.learners.round import run_round
     from erroracle.platform.registry import Registry
 
+    obj.require_lake()  # before Ray starts: a wrong directory fails at once
     ray = start_ray(obj)
     try:
         registry = Registry(obj.config.data_root)
@@ -69,6 +70,7 @@ def tune(obj: Context, trials: int | None, max_steps: int | None) -> None:
     """A hyperparameter sweep (ASHA); the best configuration is used by later rounds."""
     from erroracle.learners.tune import run_tune
 
+    obj.require_lake()
     ray = start_ray(obj)
     try:
         with obj.reader() as store:
@@ -89,6 +91,7 @@ def models() -> None:
 def _registry(obj: Context):
     from erroracle.platform.registry import Registry
 
+    obj.require_lake()
     return Registry(obj.config.data_root)
 
 

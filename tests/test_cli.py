@@ -155,3 +155,16 @@ def test_up_seeds_bootstraps_creates_a_key_serves_and_stops_on_ctrl_c(cli_env):
     assert "champion    v0001" in second
     report = json.loads(run(cli_env, "status", "--json").stdout)
     assert report["lake"]["by_source"]["knowledge"] >= 300
+
+
+@pytest.mark.parametrize("command", [["status"], ["issues", "list"], ["models", "list"],
+                                     ["delete", "--id", "x"], ["issues", "resolve", "I1"]])
+def test_a_command_that_finds_no_lake_says_where_it_looked_and_makes_none(tmp_path, cli_env,
+                                                                          command):
+    nowhere = tmp_path / "elsewhere"
+    done = run(cli_env, "--data-root", str(nowhere), *command)
+    assert done.returncode == 1 and done.stdout == ""
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(f"erroracle: error: no error lake at {nowhere} (from --data-root)")
+    assert "ERRORACLE_DATA_ROOT" in line and "erroracle up" in line
+    assert not nowhere.exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pyarrow.compute as pc
 import pytest
@@ -62,6 +63,7 @@ def test_models_errors_are_one_line(cli_env, registry):
 
 
 def test_train_refuses_an_empty_lake(cli_env):
+    Path(cli_env["ERRORACLE_DATA_ROOT"], "events").mkdir(parents=True)  # a lake, no records
     result = run(cli_env, "train", "--max-steps", "1")
     assert result.returncode == 1
     assert result.stderr.strip().endswith("data_root: the lake has no records to learn from")

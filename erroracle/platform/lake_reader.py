@@ -251,6 +251,17 @@ class _LiveRows:
         return self.tombstones.apply(filter_time(batch, self.since, self.until))
 
 
+def lake_exists(data_root: str) -> bool:
+    """Whether ``data_root`` holds a lake (records, state or models), locally or in a bucket."""
+    try:
+        fs, root = pafs.FileSystem.from_uri(data_root)
+        infos = fs.get_file_info([f"{root.rstrip('/')}/{part}"
+                                  for part in ("events", "state", "models", "issues")])
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise StorageError(f"data_root {data_root!r}: {exc}") from exc
+    return any(info.type != pafs.FileType.NotFound for info in infos)
+
+
 def open_reader(config: Config) -> LakeReader:
     """The read door of a configuration's lake."""
     return LakeReader(config.data_root, wal_dir=config.storage.wal_dir)
