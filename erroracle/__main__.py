@@ -1,5 +1,5 @@
 """``python -m erroracle`` runs the command line."""
 
-from erroracle.cli import main
+from erroracle.command import main
 
 main()

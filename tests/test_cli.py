@@ -6,6 +6,7 @@ import json
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -168,3 +169,22 @@ def test_a_command_that_finds_no_lake_says_where_it_looked_and_makes_none(tmp_pa
     assert line.startswith(f"erroracle: error: no error lake at {nowhere} (from --data-root)")
     assert "ERRORACLE_DATA_ROOT" in line and "erroracle up" in line
     assert not nowhere.exists()
+
+
+def test_a_client_only_install_answers_every_command_with_the_line_to_run(cli_env):
+    """Without the platform's packages (here made unimportable), no traceback: one line."""
+    blocker = (
+        "import sys, importlib.abc\n"
+        "class NoPlatform(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in {'click', 'pyarrow', 'ray', 'pydantic', 'yaml'}:\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, NoPlatform())\n"
+        "from erroracle.command import main\n"
+        "main(sys.argv[1:])\n")
+    for command in (["status"], ["up"], ["ingest", "x.log"], ["--help"]):
+        done = subprocess.run([sys.executable, "-c", blocker, *command], env=cli_env,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 1 and done.stdout == ""
+        assert done.stderr == ("erroracle: error: this command needs the platform: "
+                               "pip install 'erroracle[platform]'\n")
