@@ -5,9 +5,12 @@ questions with an accepted or top answer, and app errors whose fix a user confir
 the fix in its text). Each is one document, its error text followed by its solution, so that an
 entry with only a solution (a runbook) is found as well. The score is the cosine similarity of
 the query and that document, plus ``serve.lexical_weight`` times its BM25 score normalised to the
-query's best (``erroracle.platform.lexical``), plus a feedback term: the posterior mean of a
-Beta(1 + worked, 1 + failed) centred on zero, so unjudged fixes are neutral. A small
-Thompson-sampling term lets fixes with little feedback be tried now and then.
+query's best (``erroracle.platform.lexical``), plus ``serve.feedback_weight`` times a feedback
+term: the posterior mean of a Beta(1 + worked, 1 + failed) centred on zero, so unjudged fixes are
+neutral. A small Thompson-sampling term lets fixes with little feedback be tried now and then.
+The ``score`` an answer shows is that sum placed in [0, 1] between the lowest and the highest it
+could be (so it orders fixes exactly as the ranking does); ``score_parts`` gives the cosine, the
+BM25 part in [0, 1] and the posterior mean in [0, 1] it was made of.
 
 A fix is encoded at ``model.index_max_length`` tokens, four times a query's, and a question is read
 by far more of its body than training reads: a query is short, the fix it should find is not. One
@@ -35,6 +38,7 @@ __all__ = ["FeedbackTally", "SolutionIndex", "append_rows", "solved_entry"]
 Encoder = Callable[[Sequence[str]], np.ndarray]
 
 _SNIPPET = 300
+_DOMAIN_BONUS = 0.05
 _WHY = 3
 _CANDIDATES = 4  # candidates per wanted suggestion, before re-ranking
 _BODY_CHARS = 2000  # of a question's body: more than 256 tokens of prose or code
@@ -106,13 +110,20 @@ class FeedbackTally:
                     notes.append(facts.note[:_SNIPPET])
                     del notes[:-_WHY]
 
-    def adjustment(self, suggestion_id: str, rng: np.random.Generator, exploration: float) -> float:
-        """The feedback term of a suggestion's score, in [-0.5, 0.5] times the weights."""
+    def mean(self, suggestion_id: str) -> float:
+        """The posterior mean of "it works": Beta(1 + worked, 1 + failed); 0.5 when unjudged."""
         worked = self.worked.get(suggestion_id, 0)
         failed = self.failed.get(suggestion_id, 0)
-        mean = (1 + worked) / (2 + worked + failed)
-        sample = rng.beta(1 + worked, 1 + failed) if exploration else mean
-        return (mean - 0.5) + exploration * (sample - mean)
+        return (1 + worked) / (2 + worked + failed)
+
+    def adjustment(self, suggestion_id: str, rng: np.random.Generator, exploration: float) -> float:
+        """The feedback term of a suggestion's score, in [-0.5, 0.5] times the weights."""
+        mean = self.mean(suggestion_id)
+        if not exploration:
+            return mean - 0.5
+        worked = self.worked.get(suggestion_id, 0)
+        failed = self.failed.get(suggestion_id, 0)
+        return (mean - 0.5) + exploration * (rng.beta(1 + worked, 1 + failed) - mean)
 
     def rates(self) -> dict[str, int]:
         with self._lock:
@@ -186,9 +197,9 @@ class SolutionIndex:
         if not self.entries:
             return []
         similarity = self.vectors @ query
-        relevance = similarity
-        if text and self.lexical_weight:
-            relevance = similarity + self.lexical_weight * self.lexical.scores(text)
+        lexical = (self.lexical.scores(text) if text and self.lexical_weight
+                   else np.zeros(len(self.entries), np.float32))
+        relevance = similarity + self.lexical_weight * lexical
         wanted = min(len(self.entries), k * _CANDIDATES)
         candidates = np.argpartition(-relevance, wanted - 1)[:wanted]
         scored = []
@@ -197,22 +208,29 @@ class SolutionIndex:
             score = float(relevance[index]) + self.feedback_weight * self.tally.adjustment(
                 entry["id"], rng, exploration)
             if domain and domain.lower() in (tag.lower() for tag in entry["tags"]):
-                score += 0.05
+                score += _DOMAIN_BONUS
             scored.append((score, index))
         scored.sort(reverse=True)
-        return [self._suggestion(index, score, float(similarity[index]))
-                for score, index in scored[:k]]
+        # the ranking score, shown in [0, 1]: its place between the lowest and highest it can be
+        swing = self.feedback_weight * (0.5 + exploration)
+        low, high = -1.0 - swing, 1.0 + self.lexical_weight + swing + _DOMAIN_BONUS
+        return [self._suggestion(index, (score - low) / (high - low), {
+            "similarity": round(float(similarity[index]), 4),
+            "lexical": round(float(lexical[index]), 4),
+            "feedback": round(self.tally.mean(self.entries[index]["id"]), 4)})
+            for score, index in scored[:k]]
 
-    def _suggestion(self, index: int, score: float, similarity: float) -> dict[str, Any]:
+    def _suggestion(self, index: int, score: float, parts: dict[str, float]) -> dict[str, Any]:
         entry = self.entries[index]
-        why = [{"error": entry["error"][:_SNIPPET], "similarity": round(similarity, 4),
+        why = [{"error": entry["error"][:_SNIPPET], "similarity": parts["similarity"],
                 "source": entry["source"]}]
         why += [{"error": text, "similarity": None, "source": "feedback"}
                 for text in self.tally.confirmed.get(entry["id"], [])]
         return {
             "id": entry["id"], "title": entry["title"], "solution": entry["solution"],
             "url": entry["url"], "source": entry["source"], "author": entry["author"],
-            "license": entry["license"], "score": round(score, 4),
+            "license": entry["license"], "score": round(min(max(score, 0.0), 1.0), 4),
+            "score_parts": parts,
             "feedback": {"worked": self.tally.worked.get(entry["id"], 0),
                          "failed": self.tally.failed.get(entry["id"], 0),
                          "notes": list(self.tally.objections.get(entry["id"], []))},

@@ -93,9 +93,10 @@ def test_the_lexical_part_lifts_the_fix_that_names_the_querys_rare_token(embed):
     dense = SolutionIndex.build(fixes, embed, FeedbackTally())
     fused = SolutionIndex.build(fixes, embed, FeedbackTally(), lexical_weight=0.5)
     assert fused.search(query, 1, rng=RNG, text=text)[0]["id"] == "refused"
-    lifted = {s["id"]: s["score"] for s in fused.search(query, 2, rng=RNG, text=text)}
-    plain = {s["id"]: s["score"] for s in dense.search(query, 2, rng=RNG, text=text)}
-    assert lifted["refused"] - plain["refused"] == pytest.approx(0.5, abs=1e-3)
+    lifted = {s["id"]: s["score_parts"] for s in fused.search(query, 2, rng=RNG, text=text)}
+    plain = {s["id"]: s["score_parts"] for s in dense.search(query, 2, rng=RNG, text=text)}
+    assert lifted["refused"]["lexical"] == pytest.approx(1.0)  # the query's best BM25 match
+    assert lifted["refused"]["similarity"] == plain["refused"]["similarity"]
 
 
 def test_feedback_moves_a_fix_and_each_record_counts_once(embed):
@@ -116,6 +117,9 @@ def test_feedback_moves_a_fix_and_each_record_counts_once(embed):
     assert tally.rates() == {"worked": 4, "failed": 4}
     after = index.search(query, 3, rng=RNG)
     assert after[0]["id"] == before[1]
+    scores = [s["score"] for s in after]  # in [0, 1] whatever feedback says, in ranking order
+    assert all(0 <= score <= 1 for score in scores) and scores == sorted(scores, reverse=True)
+    assert after[0]["score_parts"]["feedback"] == round(5 / 6, 4)  # Beta(1 + 4, 1 + 0)
     assert after[0]["feedback"] == {"worked": 4, "failed": 0, "notes": []}
     assert after[0]["why"][-1]["source"] == "feedback"
 
