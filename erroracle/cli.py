@@ -86,11 +86,11 @@ def ingest(obj: Context, files: tuple[Path, ...], source, fmt, batch_size: int) 
         sys.exit(1)
 
 
-def _status(obj: Context, top: int, rounds: int = 0) -> dict[str, Any]:
+def _status(obj: Context, top: int, rounds: int = 0, source: str = "app") -> dict[str, Any]:
     from erroracle.platform.status import status_report
 
     with obj.reader() as reader:
-        return status_report(obj.config, reader, top=top, rounds=rounds)
+        return status_report(obj.config, reader, top=top, rounds=rounds, source=source)
 
 
 @cli.command()
@@ -98,11 +98,14 @@ def _status(obj: Context, top: int, rounds: int = 0) -> dict[str, Any]:
 @click.option("--top", default=10, show_default=True, type=click.IntRange(0, 1000))
 @click.option("--rounds", default=5, show_default=True, type=click.IntRange(0, 1000),
               help="How many of the last rounds to show.")
+@click.option("--source", default="app", show_default=True,
+              type=click.Choice(["app", "stackoverflow", "reddit", "github", "knowledge", "all"]),
+              help="Whose errors and issues: your apps' by default.")
 @click.pass_obj
-def status(obj: Context, as_json: bool, top: int, rounds: int) -> None:
-    """Lake counts by source, the top issues, the champion, the last rounds and when the
-    next one is due."""
-    report = _status(obj, top, rounds)
+def status(obj: Context, as_json: bool, top: int, rounds: int, source: str) -> None:
+    """Lake counts by source; your apps' errors by service and environment and their top issues
+    of the last day; the champion, the last rounds and when the next one is due."""
+    report = _status(obj, top, rounds, source)
     if as_json:
         click.echo(dumps(report))
         return
@@ -113,12 +116,18 @@ def status(obj: Context, as_json: bool, top: int, rounds: int) -> None:
         click.echo(f"  {source:<14}{count:>12,}")
     if lake["quarantined_files"]:
         click.echo(f"quarantined {lake['quarantined_files']} damaged file(s)")
+    errors = report["errors"]
+    click.echo(f"{report['source']} errors  {errors['total']:,}")
+    for name in ("by_service", "by_environment"):
+        if errors[name]:
+            shown = ", ".join(f"{key} {count:,}" for key, count in list(errors[name].items())[:8])
+            click.echo(f"  {name.replace('_', ' '):<14}{shown}")
     if report["issues"]:
-        click.echo("top issues")
+        click.echo("top issues (events in the last 24 h, all time)")
     for issue in report["issues"]:
         message = (issue["message"] or "").replace("\n", " ")[:56]
-        click.echo(f"  {issue['count']:>8,}  {issue['issue']}  {len(issue['fingerprints']):>3} fp  "
-                   f"{issue['error_type'] or '-'}: {message}")
+        click.echo(f"  {issue['recent']:>6,} {issue['count']:>8,}  {issue['issue']}  "
+                   f"{issue['status']:<10} {issue['error_type'] or '-'}: {message}")
     champion = report["champion"]
     if champion:
         shown = ", ".join(f"{k} {v:.3f}" for k, v in champion["metrics"].items()

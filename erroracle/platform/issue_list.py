@@ -31,7 +31,7 @@ __all__ = ["SORTS", "SOURCES", "TABS", "IssueQuery", "issue_list", "select", "si
 
 #: The status tabs; "unresolved" also shows regressed issues, which need a look as much.
 TABS = ("unresolved", "regressed", "resolved", "ignored", "all")
-SORTS = ("count", "last_seen", "first_seen")
+SORTS = ("count", "recent", "last_seen", "first_seen")  # recent: events in the last 24 hours
 #: Whose issues: the apps' own errors by default; crawled and bundled ones only when asked for.
 SOURCES = ("app", "stackoverflow", "reddit", "github", "knowledge", "all")
 
@@ -117,6 +117,7 @@ def _tab(status: pa.ChunkedArray, tab: str) -> pa.Array:
 
 
 _ORDER = {"count": [("count", "descending"), ("issue", "ascending")],
+          "recent": [("recent", "descending"), ("count", "descending"), ("issue", "ascending")],
           "last_seen": [("last_seen", "descending"), ("issue", "ascending")],
           "first_seen": [("first_seen", "descending"), ("issue", "ascending")]}
 

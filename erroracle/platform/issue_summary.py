@@ -105,7 +105,7 @@ def issue_table(parts: FingerprintParts, book: IssueBook, source: str,
                 now: datetime | None = None) -> pa.Table:
     """One row per issue of ``source`` ("all": every source): its count, first and last seen,
     type and message (of its biggest fingerprint), fingerprints, services, environments, status,
-    and ``spark`` (events in each of the last ``SPARK_HOURS`` hours)."""
+    ``spark`` (events in each of the last ``SPARK_HOURS`` hours) and ``recent`` (their sum)."""
     now_hour = int((now or datetime.now(UTC)).timestamp() // 3600)
     counts = _in_sources(parts.counts, source).sort_by([("count", "descending"),
                                                         ("fingerprint", "ascending")])
@@ -140,6 +140,7 @@ def issue_table(parts: FingerprintParts, book: IssueBook, source: str,
     rows = list(issues.values())
     for issue in rows:
         issue["status"] = book.status_of(issue["issue"]).status
+        issue["recent"] = sum(issue["spark"])
         issue["services"] = sorted(issue["services"])
         issue["environments"] = sorted(issue["environments"])
         del issue["fingerprint"], issue["source"]
@@ -152,7 +153,7 @@ _ISSUE_SCHEMA = pa.schema([
     ("error_type", pa.string()), ("message", pa.string()),
     ("fingerprints", pa.list_(pa.string())), ("services", pa.list_(pa.string())),
     ("environments", pa.list_(pa.string())), ("spark", pa.list_(pa.int64())),
-    ("status", pa.string())])
+    ("status", pa.string()), ("recent", pa.int64())])
 
 
 def _rows(table: pa.Table, names: list[str]) -> Iterable[tuple[Any, ...]]:

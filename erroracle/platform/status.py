@@ -10,9 +10,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from erroracle.platform.config import Config
+from erroracle.platform.issue_list import IssueQuery
 from erroracle.platform.registry import Registry
 from erroracle.platform.round_history import RoundHistory, iso_utc
 from erroracle.platform.store import ErrorReader
@@ -21,11 +23,16 @@ __all__ = ["status_report"]
 
 
 def status_report(config: Config, reader: ErrorReader, *, top: int = 10, rounds: int = 5,
-                  models: int = 5) -> dict[str, Any]:
-    """The lake by source, the ``top`` issues, the champion, the last ``models`` versions and
-    ``rounds`` rounds, feedback counts, and when the loop next crawls and trains."""
+                  models: int = 5, source: str = "app") -> dict[str, Any]:
+    """The lake by source, the errors of ``source`` (the apps' own by default; ``knowledge``, a
+    crawler or ``all`` when asked) by service and environment with their ``top`` issues by
+    events in the last day, the champion, the last ``models`` versions and ``rounds`` rounds,
+    feedback counts, and when the loop next crawls and trains."""
     by_source = reader.counts_by_source()
     feedback = reader.read_table(sources=["feedback"], columns=["score"])["score"]
+    shown = reader.read_table(sources=None if source == "all" else [source],
+                              columns=["service", "environment", "source"])
+    shown = shown.filter(pc.not_equal(shown["source"], "feedback"))
     registry = Registry(config.data_root)
     champion = registry.champion()
     history = RoundHistory(config.data_root)
@@ -37,9 +44,11 @@ def status_report(config: Config, reader: ErrorReader, *, top: int = 10, rounds:
     return {
         "data_root": config.data_root,
         "lake": lake,
-        # feedback shares its error's fingerprint but is not an occurrence of it
-        "issues": reader.issue_groups(limit=top, sources=[s for s in by_source
-                                                          if s != "feedback"]) if top else [],
+        "source": source,
+        "errors": {"total": shown.num_rows, "by_service": _counts(shown["service"]),
+                   "by_environment": _counts(shown["environment"])},
+        "issues": reader.issue_list(IssueQuery(status="all", source=source, sort="recent",
+                                               limit=top))["issues"] if top else [],
         "champion": {"version": champion, "metrics": registry.info(champion).metrics}
         if champion else None,
         "models": [{"version": info.version, "created_at": info.created_at,
@@ -51,3 +60,10 @@ def status_report(config: Config, reader: ErrorReader, *, top: int = 10, rounds:
         "next_round_at": iso_utc(history.next_round_at(config.loop.crawl_every, now)),
         "next_training_at": iso_utc(history.next_training_at(config.loop.train_every, now)),
     }
+
+
+def _counts(values: pa.ChunkedArray) -> dict[str, int]:
+    """Counts by value, largest first; records without one count under "-"."""
+    counted = pc.value_counts(pc.fill_null(values, "-")).to_pylist() if len(values) else []
+    return {row["values"]: row["counts"]
+            for row in sorted(counted, key=lambda row: (-row["counts"], row["values"]))}

@@ -24,6 +24,7 @@ from erroracle.platform.alerts import Alerts
 from erroracle.platform.config import Config
 from erroracle.platform.feedback import feedback_record
 from erroracle.platform.fingerprint import record_template
+from erroracle.platform.issue_list import SOURCES
 from erroracle.platform.lake import open_store
 from erroracle.platform.prepare import RecordPreparer
 from erroracle.platform.record_text import error_text
@@ -96,7 +97,7 @@ class Ingress(IssueRoutes, AlertRoutes, DashboardRoutes):
         self._version_checked = 0.0
         self._version_poll: asyncio.Future | None = None
         self._recent: OrderedDict[str, dict[str, Any]] = OrderedDict()
-        self._stats: tuple[float, dict[str, Any]] | None = None
+        self._stats: dict[str, tuple[float, dict[str, Any]]] = {}
         self._predict_batch = self._batcher("predict")
         self._suggest_batch = self._batcher("suggest")
 
@@ -331,18 +332,24 @@ class Ingress(IssueRoutes, AlertRoutes, DashboardRoutes):
     async def stats(self, request: Request) -> Response:
         return await self._timed("stats", self._stats_route, request)
 
-    def _compute_stats(self) -> dict[str, Any]:
-        report = status_report(self.config, self.store, top=10)
+    def _compute_stats(self, source: str) -> dict[str, Any]:
+        report = status_report(self.config, self.store, top=10, source=source)
         report["lake"]["pending"] = self.store.pending
         return report
 
     async def _stats_route(self, request: Request) -> Response:
         self._authorize(bearer(request), "read")
-        if self._stats is None or time.monotonic() - self._stats[0] > _STATS_TTL:
-            self._stats = (time.monotonic(), await run_in_threadpool(self._compute_stats))
+        source = request.query_params.get("source", "app")
+        if source not in SOURCES:
+            raise ApiError(422, "validation_error", f"must be one of {', '.join(SOURCES)}",
+                           field="source")
+        cached = self._stats.get(source)
+        if cached is None or time.monotonic() - cached[0] > _STATS_TTL:
+            cached = self._stats[source] = (
+                time.monotonic(), await run_in_threadpool(self._compute_stats, source))
         serving = await self.model.info.remote()
         cache = {"size": len(self.cache), "hits": self.cache.hits, "misses": self.cache.misses}
-        report = {**self._stats[1], "serving": serving, "cache": cache,
+        report = {**cached[1], "serving": serving, "cache": cache,
                   "alerts": await self.alerter.summary.remote()}
         return JSONResponse(jsonable_encoder(report), headers={"Cache-Control": "no-store"})
 

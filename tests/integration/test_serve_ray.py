@@ -119,6 +119,14 @@ def test_report_predict_suggest_stats_and_metrics(server):
     assert stats["champion"]["version"] == "v0001"
     assert stats["lake"]["by_source"]["knowledge"] == 308
     assert stats["serving"]["fixes_indexed"] >= 300 and stats["issues"] and stats["models"]
+    # the apps' own errors by default, the knowledge base when asked for
+    assert stats["source"] == "app" and stats["errors"]["by_service"]["api"] >= 1
+    assert {issue["error_type"] for issue in stats["issues"]} >= {"KeyError", "TimeoutError"}
+    knowledge = client.get(f"{LEARNING}/stats", headers=auth("read"),
+                           params={"source": "knowledge"}).json()
+    assert knowledge["errors"]["total"] == 308 and len(knowledge["issues"]) == 10
+    _error(client.get(f"{LEARNING}/stats", headers=auth("read"), params={"source": "s3"}),
+           422, "validation_error", "source")
 
     metrics = client.get("/metrics", headers=auth("read"))
     assert metrics.status_code == 200
