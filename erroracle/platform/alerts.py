@@ -15,6 +15,7 @@ from typing import Any
 
 from erroracle.platform.alert_rules import RuleBook
 from erroracle.platform.config import Config
+from erroracle.platform.lake_reader import open_reader
 from erroracle.platform.outbox import Outbox
 from erroracle.platform.records import ErrorRecord
 from erroracle.platform.store import AppendResult, ErrorReader
@@ -30,7 +31,8 @@ class Alerts:
     def __init__(self, config: Config) -> None:
         settings = config.alerts
         self.rules = RuleBook(config.data_root, settings.rules)
-        self.outbox = Outbox(f"{config.data_root}/alerts", dedupe_seconds=settings.dedupe_seconds)
+        self.outbox = Outbox(open_reader(config).log_dir("alerts"),
+                             dedupe_seconds=settings.dedupe_seconds)
         self.link = (settings.dashboard_url or f"http://{config.serve.host}:{config.serve.port}"
                      ).rstrip("/")
 

@@ -89,9 +89,13 @@ class LakeReader(ErrorReader):
         return Path.home() / ".erroracle" / f"wal-{digest}"
 
     def _issues_dir(self) -> Path:
-        """The issue log sits in the lake on local disk; an object store cannot append, so there
-        it sits beside this node's write-ahead log."""
-        return Path(self._root) / "issues" if self._local else self._wal_dir / "issues"
+        return self.log_dir("issues")
+
+    def log_dir(self, name: str) -> Path:
+        """Where an append-only log of the lake lives (the issue log, the alert outbox): in the
+        lake on local disk; an object store cannot append, so there beside this node's
+        write-ahead log."""
+        return Path(self._root) / name if self._local else self._wal_dir / name
 
     # -- files ------------------------------------------------------------------------------
 
