@@ -46,7 +46,7 @@ def bootstrapped_lake(root: Path, overrides: dict[str, Any]):
     return config
 
 
-def start_erroracle(config) -> str:
+def start_erroracle(config, ready_timeout: float = 300) -> str:
     """Ray, then the Serve app; returns the base URL once the model is loaded."""
     from erroracle.serve.throughput import enable
 
@@ -59,7 +59,7 @@ def start_erroracle(config) -> str:
     ray.init(log_to_driver=False, configure_logging=False)
     deploy(config)
     url = f"http://127.0.0.1:{config.serve.port}"
-    wait_ready(url)
+    wait_ready(url, ready_timeout)
     return url
 
 
