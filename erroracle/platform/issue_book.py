@@ -55,7 +55,10 @@ class IssueBook:
         self._lock = threading.Lock()
         self.history: list[dict[str, Any]] = []
         self._statuses: dict[str, IssueStatus] = {}
-        self.applied = 0  # entries replayed so far: a change says issue tables must be folded again
+        # entries replayed so far, by what they change: grouping (seen, merge, split) means an
+        # issue table must be folded again; a status only means its status column is stale
+        self.grouping_changes = 0
+        self.status_changes = 0
         if writable and self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self.refresh()
@@ -95,8 +98,11 @@ class IssueBook:
         self._offset += end
 
     def _apply(self, entry: dict[str, Any]) -> None:
-        self.applied += 1
         op = entry.get("op", "seen")
+        if op == "status":
+            self.status_changes += 1
+        else:
+            self.grouping_changes += 1
         if op == "seen":
             self._grouper.assign(entry["fp"], entry["t"], entry.get("k"))
         elif op == "merge":

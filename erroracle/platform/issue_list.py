@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from erroracle.errors import UnprocessableError
 from erroracle.platform.issue_book import IssueBook
-from erroracle.platform.issue_summary import FingerprintParts, issue_table
+from erroracle.platform.issue_summary import ORDER, FingerprintParts, issue_table
 from erroracle.platform.lexical import LexicalIndex, words
 
 __all__ = ["SORTS", "SOURCES", "TABS", "IssueQuery", "issue_list", "select", "similar_issues"]
@@ -93,6 +93,8 @@ def _has(lists: pa.ChunkedArray, value: str) -> np.ndarray:
 
 
 def _matching(table: pa.Table, query: IssueQuery) -> pa.Table:
+    if not (query.error_type or query.service or query.environment or query.q):
+        return table
     mask = np.ones(table.num_rows, bool)
     if query.error_type:
         mask &= pc.fill_null(pc.equal(table["error_type"], query.error_type), False).to_numpy(
@@ -110,25 +112,23 @@ def _matching(table: pa.Table, query: IssueQuery) -> pa.Table:
 
 
 def _tab(status: pa.ChunkedArray, tab: str) -> pa.Array:
-    if tab == "all":
-        return pa.array(np.ones(len(status), bool))
     shown = ["unresolved", "regressed"] if tab == "unresolved" else [tab]
     return pc.is_in(status, value_set=pa.array(shown))
 
 
-_ORDER = {"count": [("count", "descending"), ("issue", "ascending")],
-          "recent": [("recent", "descending"), ("count", "descending"), ("issue", "ascending")],
-          "last_seen": [("last_seen", "descending"), ("issue", "ascending")],
-          "first_seen": [("first_seen", "descending"), ("issue", "ascending")]}
-
-
 def select(issues: pa.Table, query: IssueQuery) -> dict[str, Any]:
-    """One page of an issue table (``issue_summary.issue_table``) that ``query`` asks for, the
-    number that matched (``total``), and how many of the matching issues each tab holds."""
+    """One page of an issue table (``issue_summary.issue_table``, already in the order of
+    ``query.sort``) that ``query`` asks for, the number that matched (``total``), and how many
+    of the matching issues each tab holds. Filters keep the order, so nothing is sorted here."""
     matching = _matching(issues, query)
-    tabs = {tab: int(pc.sum(_tab(matching["status"], tab)).as_py() or 0) for tab in TABS}
-    shown = matching.filter(_tab(matching["status"], query.status))
-    page = shown.sort_by(_ORDER[query.sort]).slice(query.offset, query.limit)
+    by_status = {row["values"]: row["counts"]
+                 for row in pc.value_counts(matching["status"]).to_pylist()}
+    tabs = {tab: by_status.get(tab, 0) for tab in TABS}
+    tabs["unresolved"] += tabs["regressed"]
+    tabs["all"] = matching.num_rows
+    shown = matching if query.status == "all" else matching.filter(
+        _tab(matching["status"], query.status))
+    page = shown.slice(query.offset, query.limit)
     return {"issues": page.to_pylist(), "total": shown.num_rows, "tabs": tabs,
             "offset": query.offset, "limit": query.limit}
 
@@ -136,9 +136,10 @@ def select(issues: pa.Table, query: IssueQuery) -> dict[str, Any]:
 def issue_list(table: pa.Table, book: IssueBook, query: IssueQuery,
                now: datetime | None = None) -> dict[str, Any]:
     """:func:`select` over the issues of records ``table`` (with ``PART_COLUMNS``), folded
-    here: for stores without a summary kept up to date (``IssueSummary``)."""
+    and sorted here: for stores without a summary kept up to date (``IssueSummary``)."""
     book.refresh()
-    return select(issue_table(FingerprintParts.of(table), book, query.source, now), query)
+    folded = issue_table(FingerprintParts.of(table), book, query.source, now)
+    return select(folded.sort_by(ORDER[query.sort]), query)
 
 
 def similar_issues(issues: list[dict[str, Any]], issue: str, k: int = 5) -> list[dict[str, Any]]:

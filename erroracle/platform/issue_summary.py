@@ -23,12 +23,18 @@ import pyarrow.compute as pc
 
 from erroracle.platform.issue_book import IssueBook
 
-__all__ = ["PART_COLUMNS", "SPARK_HOURS", "FingerprintParts", "IssueSummary", "issue_table"]
+__all__ = ["ORDER", "PART_COLUMNS", "SPARK_HOURS", "FingerprintParts", "IssueSummary",
+           "issue_table"]
 
 SPARK_HOURS = 24
 PART_COLUMNS = ["fingerprint", "source", "received_at", "error_type", "message", "service",
                 "environment"]
 _HOUR_US = 3_600_000_000
+#: The orders the list can be in; ties go to the issue id, so pages never overlap.
+ORDER = {"count": [("count", "descending"), ("issue", "ascending")],
+         "recent": [("recent", "descending"), ("count", "descending"), ("issue", "ascending")],
+         "last_seen": [("last_seen", "descending"), ("issue", "ascending")],
+         "first_seen": [("first_seen", "descending"), ("issue", "ascending")]}
 _KEYS = ["fingerprint", "source"]
 
 
@@ -174,7 +180,7 @@ class IssueSummary:
         self.parts = FingerprintParts(_empty_counts(), _empty_places(), _empty_hours())
         self.deletions = -1
         self._version = 0
-        self._tables: dict[str, tuple[tuple[int, int, int], pa.Table]] = {}
+        self._tables: dict[str, _Folded] = {}
 
     def refresh(self) -> None:
         """Take in the files written since the last refresh (all of them after a deletion)."""
@@ -192,14 +198,40 @@ class IssueSummary:
             self.files.update(new)
             self._version += 1
 
-    def table(self, source: str, book: IssueBook) -> pa.Table:
-        """The issue table of ``source``, folded again only when something changed."""
+    def table(self, source: str, book: IssueBook, sort: str) -> pa.Table:
+        """The issue table of ``source`` in the order of ``sort``: folded again when the parts,
+        the grouping or the hour changed; its status column set again when only statuses did;
+        each order sorted once per table."""
         self.refresh()
         book.refresh()
-        key = (self._version, book.applied, int(datetime.now(UTC).timestamp() // 3600))
+        folded = (self._version, book.grouping_changes, int(datetime.now(UTC).timestamp() // 3600))
         with self._lock:
             cached = self._tables.get(source)
-            if cached is None or cached[0] != key:
-                cached = (key, issue_table(self.parts, book, source))
-                self._tables[source] = cached
-            return cached[1]
+            if cached is None or cached.folded != folded:
+                cached = self._tables[source] = _Folded(folded, issue_table(self.parts, book,
+                                                                            source))
+                cached.statuses = book.status_changes
+            elif cached.statuses != book.status_changes:
+                cached.restatus(book)
+            return cached.sorted(sort)
+
+
+class _Folded:
+    """One folded issue table and its sorted copies."""
+
+    def __init__(self, folded: tuple[int, int, int], table: pa.Table) -> None:
+        self.folded, self.table, self.statuses = folded, table, 0
+        self._sorted: dict[str, pa.Table] = {}
+
+    def restatus(self, book: IssueBook) -> None:
+        status = pa.array([book.status_of(issue).status for issue in
+                           self.table["issue"].to_pylist()], pa.string())
+        self.table = self.table.set_column(self.table.schema.get_field_index("status"),
+                                           "status", status)
+        self.statuses = book.status_changes
+        self._sorted.clear()
+
+    def sorted(self, sort: str) -> pa.Table:
+        if sort not in self._sorted:
+            self._sorted[sort] = self.table.sort_by(ORDER[sort])
+        return self._sorted[sort]

@@ -193,7 +193,7 @@ class LakeReader(ErrorReader):
         return IssueSummary(self)
 
     def issue_list(self, query: IssueQuery) -> dict[str, Any]:
-        return select(self.summary.table(query.source, self.issues), query)
+        return select(self.summary.table(query.source, self.issues, query.sort), query)
 
     def _stored(self, ids: set[str]) -> pa.Table:
         """The Parquet rows with these ids (deleted ones included: the caller applies the

@@ -105,6 +105,8 @@ def test_the_summary_reads_each_file_once_and_starts_again_after_a_deletion(tmp_
         store.flush()
         [db] = [i for i in reader.issue_list(query)["issues"] if i["error_type"] != "KeyError"]
         assert db["count"] == 13 and len(reader.summary.files) == len(files) + 1
+        store.issues.set_status(db["issue"], status_change("ignored"), by="ann")
+        assert reader.issue_list(IssueQuery(status="ignored"))["total"] == 1  # status only
         store.delete(fingerprint="fp-key")
     assert [i["error_type"] for i in reader.issue_list(query)["issues"]] == ["OperationalError"]
 
