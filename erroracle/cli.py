@@ -141,8 +141,15 @@ def status(obj: Context, as_json: bool, top: int, rounds: int, source: str) -> N
         seen = sum(entry.get("records_seen", {}).values())
         click.echo(f"  #{entry['round']:<4} {entry['started']}  {entry.get('seconds', 0):>7.0f} s"
                    f"  {seen:>6,} new  {entry.get('decision')}: {entry.get('why')}")
-    click.echo(f"next round  {report['next_round_at']}  (training not before "
-               f"{report['next_training_at']})")
+    running = report["running"]
+    if running:
+        click.echo(f"running     round {running['round']} ({running['trigger']}): "
+                   f"{running['stage']} for {running['stage_seconds']:,} s, "
+                   f"{running['seconds']:,} s since it started at {running['started']}")
+    needs = f"once {report['training_needs_records']:,} new records arrived"
+    click.echo(f"next round  {report['next_round_at']}")
+    click.echo(f"training    {needs}, not before {report['next_training_at']}"
+               if report["next_training_at"] else f"training    {needs} (none yet)")
 
 
 @cli.command()

@@ -137,12 +137,14 @@ class Conductor:
             "started": iso_utc(started), "started_ts": started, "stages": {},
         }
         self.say(f"round {entry['round']} started ({trigger})")
+        self.history.enter(entry, "crawl", started)
         with open_store(self.config, background=False) as store:  # the crawl writes
             self._crawl(entry, store, RecordPreparer.for_config(self.config))
         lake = open_reader(self.config)  # the rest only reads
         due = self.train_due(lake, started)
         entry["new_records"], entry["new_groups"] = due.new_records, due.new_groups
         if due.due:
+            self.history.enter(entry, "train and evaluate", self.clock())
             self._train(entry, lake, due.reason)
         else:
             entry.update(decision="skipped", why=due.reason)

@@ -1,4 +1,6 @@
-"""The record of every round, one JSON line each in ``<data_root>/state/rounds.jsonl``.
+"""The record of every round, one JSON line each in ``<data_root>/state/rounds.jsonl``, and the
+round in progress in ``state/round_running.json`` (its stage and since when), so that ``status``
+shows a round that is running, or one whose process died mid-stage.
 
 Object storage cannot append, so a round rewrites the file whole (atomically); rounds are few
 (one every crawl interval), and the file is capped at ``keep`` lines.
@@ -14,6 +16,7 @@ from erroracle.platform.state_files import StateFiles
 __all__ = ["RoundHistory", "iso_utc"]
 
 _FILE = "rounds.jsonl"
+_RUNNING = "round_running.json"
 
 
 def iso_utc(seconds: float) -> str:
@@ -50,5 +53,20 @@ class RoundHistory:
         last = self.last("train")
         return last["started_ts"] + train_every if last else now
 
+    def trained_before(self) -> bool:
+        return self.last("train") is not None
+
+    def running(self) -> dict[str, Any] | None:
+        """The round in progress: its number, trigger, stage and when each began."""
+        state = self._state.read(_RUNNING)
+        return state if isinstance(state, dict) and state.get("round") else None
+
+    def enter(self, entry: dict[str, Any], stage: str, at: float) -> None:
+        """Say that round ``entry`` has begun ``stage``."""
+        self._state.write(_RUNNING, {"round": entry["round"], "trigger": entry["trigger"],
+                                     "started_ts": entry["started_ts"], "stage": stage,
+                                     "stage_started_ts": at})
+
     def append(self, entry: dict[str, Any]) -> None:
         self._state.write_lines(_FILE, [*self.rounds()[-(self.keep - 1):], entry])
+        self._state.write(_RUNNING, {})  # the round is over

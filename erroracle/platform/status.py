@@ -57,9 +57,22 @@ def status_report(config: Config, reader: ErrorReader, *, top: int = 10, rounds:
         "rounds": history.rounds()[-rounds:] if rounds else [],
         "feedback": {"worked": int(pc.sum(pc.greater(feedback, 0)).as_py() or 0),
                      "failed": int(pc.sum(pc.less(feedback, 0)).as_py() or 0)},
+        "running": _running(history.running(), now),
         "next_round_at": iso_utc(history.next_round_at(config.loop.crawl_every, now)),
-        "next_training_at": iso_utc(history.next_training_at(config.loop.train_every, now)),
+        # before the first training none is scheduled: it runs once enough records arrived
+        "next_training_at": iso_utc(history.next_training_at(config.loop.train_every, now))
+        if history.trained_before() else None,
+        "training_needs_records": config.loop.min_new_records,
     }
+
+
+def _running(state: dict[str, Any] | None, now: float) -> dict[str, Any] | None:
+    if state is None:
+        return None
+    return {"round": state["round"], "trigger": state["trigger"], "stage": state["stage"],
+            "started": iso_utc(state["started_ts"]),
+            "seconds": round(now - state["started_ts"]),
+            "stage_seconds": round(now - state["stage_started_ts"])}
 
 
 def _counts(values: pa.ChunkedArray) -> dict[str, int]:
