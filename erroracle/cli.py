@@ -17,6 +17,7 @@ import click
 
 from erroracle._cli_context import Context, dumps, fail, preparer, start_ray
 from erroracle.cli_issues import issues
+from erroracle.cli_keys import keys
 from erroracle.cli_models import models, train, tune
 from erroracle.errors import ErroracleError
 
@@ -391,7 +392,7 @@ def up(obj: Context, address: str | None, host: str | None, port: int | None,
         ray.shutdown()
 
 
-for command in (train, tune, models, issues):
+for command in (train, tune, models, issues, keys):
     cli.add_command(command)
 
 

@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from erroracle.errors import ConfigError
@@ -31,6 +32,7 @@ from erroracle.serve.problems import ApiError
 __all__ = [
     "SCOPES",
     "ApiKey",
+    "digest",
     "KeyRing",
     "RateLimiter",
     "ensure_keys",
@@ -50,6 +52,11 @@ class ApiKey:
     name: str
     scopes: frozenset[str]
     rate_limit_per_minute: int | None = None
+    expires_at: str | None = None
+
+    def expired(self) -> bool:
+        return self.expires_at is not None and datetime.fromisoformat(
+            self.expires_at) <= datetime.now(UTC)
 
 
 def digest(key: str) -> str:
@@ -68,7 +75,9 @@ class KeyRing:
     by_digest: dict[str, ApiKey] = field(default_factory=dict)
 
     def identify(self, key: str | None) -> ApiKey | None:
-        return self.by_digest.get(digest(key)) if key else None
+        """The key's owner; None for no key, an unknown one or one past its expiry."""
+        found = self.by_digest.get(digest(key)) if key else None
+        return None if found is None or found.expired() else found
 
     def authorize(self, key: str | None, scope: str) -> ApiKey:
         """The key's owner, or 401 (no or unknown key) / 403 (key without ``scope``)."""
@@ -80,7 +89,7 @@ class KeyRing:
         api_key = self.identify(key)
         if api_key is None:
             raise ApiError(
-                401, "unauthorized", "the API key is not valid",
+                401, "unauthorized", "the API key is not valid (unknown, revoked or expired)",
                 headers={"WWW-Authenticate": "Bearer"},
             )
         if scope not in api_key.scopes and "admin" not in api_key.scopes:
@@ -103,7 +112,8 @@ def _read_keys_file(path: str) -> dict[str, ApiKey]:
             if unknown:
                 raise ConfigError(f"{path}: key {entry['name']!r}: unknown scope {unknown[0]!r}")
             ring[entry["sha256"]] = ApiKey(
-                entry["name"], scopes, entry.get("rate_limit_per_minute")
+                entry["name"], scopes, entry.get("rate_limit_per_minute"),
+                entry.get("expires_at"),
             )
         return ring
     except OSError as exc:

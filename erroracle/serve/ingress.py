@@ -34,12 +34,14 @@ from erroracle.platform.taxonomy import Taxonomy
 from erroracle.serve import sentry
 from erroracle.serve.alert_routes import AlertRoutes
 from erroracle.serve.api import LEARNING, api, bearer, error_response, unexpected_response
-from erroracle.serve.auth import ApiKey, RateLimiter, load_keyring
+from erroracle.serve.auth import ApiKey, RateLimiter
 from erroracle.serve.body import check_depth, inflate, parse_json, read_limited
 from erroracle.serve.cache import PredictionCache
 from erroracle.serve.dashboard.routes import DashboardRoutes
 from erroracle.serve.dashboard.sessions import Sessions, ensure_secret
 from erroracle.serve.issue_routes import IssueRoutes
+from erroracle.serve.key_file import LiveKeyRing
+from erroracle.serve.key_routes import KeyRoutes
 from erroracle.serve.metrics import Metrics
 from erroracle.serve.problems import ApiError
 from erroracle.serve.schemas import (
@@ -73,7 +75,7 @@ def _fingerprint_of(prediction_id: str) -> str:
 
 @serve.deployment(name="ingress")
 @serve.ingress(api)
-class Ingress(IssueRoutes, AlertRoutes, DashboardRoutes):
+class Ingress(IssueRoutes, AlertRoutes, KeyRoutes, DashboardRoutes):
     """The ingress deployment. Decorated here, where ``api`` lives, so that every replica that
     imports this module gets the routes bound to the class."""
 
@@ -83,7 +85,7 @@ class Ingress(IssueRoutes, AlertRoutes, DashboardRoutes):
         self.alerter = alerter
         self.alerts = Alerts(self.config)
         self.limits = self.config.serve
-        self.keys = load_keyring(self.config)
+        self.keys = LiveKeyRing(self.config)
         self.sessions = Sessions(ensure_secret(self.config))
         self.limiter = RateLimiter(self.limits.rate_limit_per_minute,
                                    share=1 / self.limits.ingress_replicas)

@@ -4,7 +4,9 @@ alert rule that delivers to a local webhook."""
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +19,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from erroracle.platform.feedback import read_feedback
 from erroracle.platform.lake_reader import LakeReader
+from tests.conftest import ERRORACLE
 from tests.integration.browser import chromium, screenshot
 from tests.integration.serving import LEARNING, auth, running_app
 from tests.receivers import Receiver
@@ -278,3 +281,35 @@ def test_the_api_docs_load_with_no_internet(server):
         for asset in assets:
             assert client.get(asset).status_code == 200, asset
     assert client.get("/openapi.json").json()["paths"]
+
+
+def test_keys_made_over_the_api_hold_their_scope_and_a_revocation_holds_within_seconds(server):
+    config, client = server
+    refused = client.post("/api/v1/keys", headers=auth("admin"),
+                          json={"scopes": ["write"], "name": "app-1"})
+    assert refused.status_code == 422 and refused.json()["error"]["field"] == "scopes"
+    assert client.post("/api/v1/keys", headers=auth("read"),
+                       json={"scopes": ["ingest"]}).status_code == 403
+    made = client.post("/api/v1/keys", headers=auth("admin"),
+                       json={"scopes": ["ingest"], "name": "app-1"})
+    assert made.status_code == 201 and made.json()["scopes"] == ["ingest"]
+    key = {"Authorization": f"Bearer {made.json()['key']}"}
+    listed = client.get("/api/v1/keys", headers=auth("admin")).json()["keys"]
+    assert "app-1" in [entry["name"] for entry in listed]
+    assert made.json()["key"] not in json.dumps(listed)  # names, never secrets
+    assert all(set(entry) == {"name", "scopes", "rate_limit_per_minute", "created_at",
+                              "expires_at"} for entry in listed)
+    time.sleep(1.2)  # the replica looks at the keys file at most once a second
+    assert client.post(f"{LEARNING}/errors", headers=key, json={"errors": [
+        {"error_message": "disk full on /var/lib/app"}]}).status_code == 202
+    assert client.post(f"{LEARNING}/predict", headers=key,
+                       json={"error_message": "x"}).status_code == 403  # ingest only
+    done = subprocess.run([*ERRORACLE, "--data-root", config.data_root, "keys", "revoke",
+                           "app-1"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    deadline = time.monotonic() + 5
+    while client.post(f"{LEARNING}/errors", headers=key, json={"errors": [
+            {"error_message": "disk full on /var/lib/app"}]}).status_code != 401:
+        assert time.monotonic() < deadline, "the revoked key was still accepted"
+        time.sleep(0.2)
+    assert client.delete("/api/v1/keys/app-1", headers=auth("admin")).status_code == 404

@@ -65,7 +65,7 @@ class DashboardRoutes:
     def _viewer(self, request: Request) -> tuple[Session, ApiKey]:
         session = self.sessions.read(request.cookies.get(COOKIE))
         api_key = self.keys.by_digest.get(session.key_digest) if session else None
-        if session is None or api_key is None:
+        if session is None or api_key is None or api_key.expired():
             raise ApiError(401, "unauthorized", "log in with an API key")
         self.limiter.take(api_key)
         return session, api_key
