@@ -321,22 +321,26 @@ def _reload_serve() -> None:
 @click.option("--host", help="Bind the HTTP API here (default: serve.host).")
 @click.option("--port", type=click.IntRange(1, 65535), help="HTTP port (default: serve.port).")
 @click.option("--no-loop", is_flag=True, help="Serve only: no crawling or training rounds.")
+@click.option("--verbose", is_flag=True, help="Also Ray's own log lines and the lake by source.")
 @click.pass_obj
 def up(obj: Context, address: str | None, host: str | None, port: int | None,
-       no_loop: bool) -> None:
+       no_loop: bool, verbose: bool) -> None:
     """Start Ray, the HTTP API and the continuous loop in the foreground; on first start, seed
     the knowledge base, bootstrap a model and create an API key. Ctrl-C stops it cleanly."""
+    import logging
+
     from erroracle.knowledge import seed_lake
     from erroracle.learners.bootstrap import bootstrap
     from erroracle.platform.registry import Registry
     from erroracle.serve.auth import ensure_keys, keys_path
 
+    if not verbose:  # Ray's INFO lines would bury the block below
+        logging.getLogger("ray").setLevel(logging.WARNING)
     settings = obj.config.serve.model_copy(
         update={k: v for k, v in (("host", host), ("port", port)) if v is not None})
     config = obj.config.model_copy(update={"serve": settings})
     ray = start_ray(obj, address, log_to_driver=False)
     stop = _stop_on_signal()
-    click.echo(f"resources   {obj.plan.describe()}")
     try:
         registry = Registry(config.data_root)
         with obj.store(background=False, create=True) as store:
@@ -349,25 +353,29 @@ def up(obj: Context, address: str | None, host: str | None, port: int | None,
                 click.echo(f"model       {bootstrap(config, store, registry)} bootstrapped "
                            "from the knowledge base (first start)")
         key = ensure_keys(config)
-        report = _status(obj, top=0)
-        dashboard = getattr(obj.ray_context, "dashboard_url", None)
-        click.echo(f"ray         {ray.get_runtime_context().gcs_address}  (dashboard: "
-                   f"{'http://' + dashboard if dashboard else 'off'})")
-        click.echo(f"data root   {report['data_root']}")
-        click.echo(f"champion    {registry.champion()}")
-        click.echo(f"lake        {rows:,} records read through Ray Data")
-        for source, count in report["lake"]["by_source"].items():
-            click.echo(f"  {source:<14}{count:>12,}")
-        if key:
-            click.echo(f"api key     {key}  (admin; shown once, stored hashed in "
-                       f"{keys_path(config)})")
-        else:
-            click.echo(f"keys        {keys_path(config)} (or ${config.auth.admin_key_env})")
+        if verbose:
+            report = _status(obj, top=0)
+            dashboard = getattr(obj.ray_context, "dashboard_url", None)
+            click.echo(f"ray         {ray.get_runtime_context().gcs_address}  (dashboard: "
+                       f"{'http://' + dashboard if dashboard else 'off'})")
+            click.echo(f"lake        {rows:,} records read through Ray Data")
+            for source, count in report["lake"]["by_source"].items():
+                click.echo(f"  {source:<14}{count:>12,}")
         from erroracle.serve.app import deploy
 
         deploy(config)
-        click.echo(f"serving     http://{settings.host}:{settings.port}  (docs: "
-                   f"http://{settings.host}:{settings.port}/docs; Ctrl-C to stop)")
+        url = f"http://{settings.host}:{settings.port}"
+        click.echo(f"serving     {url}  (Ctrl-C to stop)")
+        click.echo(f"docs        {url}/docs")
+        click.echo(f"dashboard   {url}/ui/")
+        click.echo(f"data root   {config.data_root}")
+        click.echo(f"champion    {registry.champion()}")
+        if key:
+            click.echo(f"api key     {key}  (admin; shown once, stored hashed in "
+                       f"{keys_path(config)}; make app keys with `erroracle keys create`)")
+        else:
+            click.echo(f"keys        {keys_path(config)} (or ${config.auth.admin_key_env})")
+        click.echo(f"resources   {obj.plan.describe()}")
         sys.stdout.flush()
         if no_loop:
             click.echo("loop        off (--no-loop)")

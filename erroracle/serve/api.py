@@ -14,6 +14,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from erroracle import __version__
+from erroracle.serve.openapi import document
 from erroracle.serve.problems import ApiError
 
 __all__ = ["LEARNING", "api", "bearer", "error_response", "unexpected_response"]
@@ -31,6 +32,7 @@ api = FastAPIOffline(
     "and novelty, suggest fixes, and take feedback. Authenticate with `Authorization: Bearer "
     "<key>`.",
 )
+api.openapi = lambda: document(api)  # schemas of the raw-read bodies, answers and keys
 
 
 def error_response(error: ApiError) -> JSONResponse:

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
+from jsonschema import Draft202012Validator
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import WebDriverWait
@@ -313,3 +314,59 @@ def test_keys_made_over_the_api_hold_their_scope_and_a_revocation_holds_within_s
         assert time.monotonic() < deadline, "the revoked key was still accepted"
         time.sleep(0.2)
     assert client.delete("/api/v1/keys/app-1", headers=auth("admin")).status_code == 404
+
+
+def test_real_answers_match_the_served_openapi_document(server):
+    """Each route's answer, and its refusals, validate against the schema /openapi.json gives
+    for that route and status code."""
+    _, client = server
+    spec = client.get("/openapi.json").json()
+
+    def check(method: str, path: str, answer: httpx.Response) -> dict:
+        operation = spec["paths"][path][method]
+        declared = operation["responses"][str(answer.status_code)]
+        if not declared["content"].get("application/json"):
+            return {}
+        schema = {**declared["content"]["application/json"]["schema"],
+                  "components": spec["components"]}
+        errors = [e.message for e in Draft202012Validator(schema).iter_errors(answer.json())]
+        assert errors == [], (method, path, answer.status_code, errors[:3])
+        return answer.json()
+
+    [issue] = _report(client, {"error_type": "TimeoutError", "service": "search",
+                               "message": "read timed out after 30s on es-2:9200"})
+    _listed(client, issue)
+    reported = client.post(f"{LEARNING}/errors", headers=auth("ingest"),
+                           json={"errors": [{"error_message": "read timed out on es-3"}]})
+    check("post", f"{LEARNING}/errors", reported)
+    predicted = check("post", f"{LEARNING}/predict", client.post(
+        f"{LEARNING}/predict", headers=auth("read"),
+        json={"error_message": "No module named requests", "error_type": "ModuleNotFoundError"}))
+    check("post", f"{LEARNING}/predict", client.post(
+        f"{LEARNING}/predict", headers=auth("read"), json={"error_message": " "}))
+    check("get", f"{LEARNING}/suggest-fix", client.get(
+        f"{LEARNING}/suggest-fix", headers=auth("read"),
+        params={"error_message": "x" * 9000, "top_k": 5}))
+    check("get", f"{LEARNING}/suggest-fix", client.get(
+        f"{LEARNING}/suggest-fix", headers=auth("read"), params={"error_message": "x",
+                                                                 "top_k": 99}))
+    check("post", f"{LEARNING}/feedback", client.post(
+        f"{LEARNING}/feedback", headers=auth("feedback"),
+        json={"prediction_id": predicted["prediction_id"], "solution_worked": False,
+              "suggestion_id": predicted["suggestions"][0]["id"]}))
+    check("get", f"{LEARNING}/stats", client.get(f"{LEARNING}/stats", headers=auth("read")))
+    check("get", "/api/v1/issues", client.get(ISSUES, headers=auth("read"),
+                                              params={"status": "all"}))
+    path = "/api/v1/issues/{issue}"
+    check("get", path, client.get(f"{ISSUES}/{issue}", headers=auth("read")))
+    check("get", path, client.get(f"{ISSUES}/Inope", headers=auth("read")))
+    check("get", path + "/events", client.get(f"{ISSUES}/{issue}/events", headers=auth("read")))
+    check("patch", path, client.patch(f"{ISSUES}/{issue}", headers=auth("read"),
+                                      json={"status": "resolved"}))
+    check("patch", path, client.patch(f"{ISSUES}/{issue}", headers=auth("admin"),
+                                      json={"status": "resolved"}))
+    check("get", "/api/v1/alerts", client.get(ALERTS, headers=auth("admin")))
+    check("get", "/api/v1/alerts/rules", client.get(f"{ALERTS}/rules", headers=auth("admin")))
+    check("get", "/api/v1/keys", client.get("/api/v1/keys", headers=auth("admin")))
+    check("get", "/healthz", client.get("/healthz"))
+    check("get", "/api/v1/keys", client.get("/api/v1/keys"))  # no key: 401

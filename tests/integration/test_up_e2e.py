@@ -155,8 +155,14 @@ def test_up_serves_learns_by_itself_and_carries_on(cli_env: dict[str, str],
         # First start: bootstrap a (barely trained) model, serve, run the first round at once.
         up = Up(env, tmp_path / "up.log")
         try:
-            up.wait_for("serving", 600)
+            up.wait_for("resources   ", 600)
             assert "resources   4 CPUs on 2 cores" in up.output() or os.cpu_count() != 2
+            block = [line.split()[0] for line in up.output().splitlines()
+                     if line[:12].rstrip() in ("serving", "docs", "dashboard", "data root",
+                                               "champion", "api key", "keys", "resources")]
+            assert block == ["serving", "docs", "dashboard", "data", "champion", "keys",
+                             "resources"]  # the key comes from ERRORACLE_ADMIN_KEY here
+            assert "Started Serve" not in up.output()  # Ray's INFO lines stay out
             client = _ready(port)
             up.watch()
             first_version = _version(client)
