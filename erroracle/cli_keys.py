@@ -52,7 +52,7 @@ def create_key(obj: Context, scopes: tuple[str, ...], name: str | None,
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
 def list_keys(obj: Context, as_json: bool) -> None:
-    """Names, scopes, rate limits, creation and expiry; never a key."""
+    """Names, scopes, rate limits, creation, expiry and last use; never a key."""
     from erroracle.serve.key_file import KeyFile
 
     obj.require_lake()
@@ -65,7 +65,8 @@ def list_keys(obj: Context, as_json: bool) -> None:
         click.echo(f"{entry['name']:<24} {','.join(entry['scopes']):<28} "
                    f"{(str(limit) + '/min') if limit else 'default':<10} "
                    f"created {entry['created_at'] or '-'}  "
-                   f"expires {entry['expires_at'] or 'never'}")
+                   f"expires {entry['expires_at'] or 'never'}  "
+                   f"last used {entry['last_used_at'] or 'never'}")
 
 
 @keys.command("revoke")

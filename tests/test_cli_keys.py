@@ -31,7 +31,7 @@ def test_a_key_is_printed_once_listed_without_its_secret_and_revoked(cli_env):
     listed = json.loads(run(cli_env, "keys", "list", "--json").stdout)["keys"]
     assert listed == [{"name": "web-app", "scopes": ["ingest"], "rate_limit_per_minute": 600,
                        "created_at": listed[0]["created_at"],
-                       "expires_at": "2099-01-31T00:00:00+00:00"}]
+                       "expires_at": "2099-01-31T00:00:00+00:00", "last_used_at": None}]
     assert "sha256" not in run(cli_env, "keys", "list").stdout
     assert run(cli_env, "keys", "revoke", "web-app").stdout.strip() == "revoked web-app"
     assert json.loads(run(cli_env, "keys", "list", "--json").stdout)["keys"] == []
@@ -72,3 +72,20 @@ def test_a_server_keyring_follows_revocation_and_expiry(tmp_path):
             assert refused.status == 401
         else:
             raise AssertionError("a revoked or expired key was accepted")
+
+
+def test_keys_list_shows_the_last_use_any_replica_noted(cli_env):
+    root = _lake(cli_env)
+    config = load_config(None, data_root=str(root), environ={})
+    key, _ = KeyFile(config).create(["ingest"], name="shop")
+    first, second = LiveKeyRing(config), LiveKeyRing(config)  # two replicas
+    first.authorize(key, "ingest")
+    assert len(list((root / "state" / "keys-used").glob("*.json"))) == 1
+    listed = json.loads(run(cli_env, "keys", "list", "--json").stdout)["keys"]
+    noted = listed[0]["last_used_at"]
+    assert noted and datetime.fromisoformat(noted) <= datetime.now(UTC)
+    time.sleep(1.1)
+    second.authorize(key, "ingest")
+    latest = json.loads(run(cli_env, "keys", "list", "--json").stdout)["keys"][0]
+    assert latest["last_used_at"] > noted
+    assert "last used " + latest["last_used_at"] in run(cli_env, "keys", "list").stdout

@@ -170,6 +170,8 @@ class KeyEntry(_Open):
     rate_limit_per_minute: int | None
     created_at: str | None
     expires_at: str | None
+    last_used_at: str | None = Field(None, description="the latest use any replica noted, "
+                                     "to the minute")
 
 
 class KeyList(_Open):

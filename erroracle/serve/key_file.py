@@ -6,6 +6,10 @@ two changes at once never lose one. Each ingress replica holds a :class:`LiveKey
 looks at the file's modification time at most every ``_CHECK`` seconds and reads it again when
 it changed: a revoked key is refused everywhere within about a second. An expired key is refused
 at once (its ``expires_at`` is checked on every request).
+
+Each replica also notes when it last accepted each key, in a file of its own beside the keys file
+(``keys-used/``), written at a key's first use and then at most once a minute: ``keys list``
+shows the latest across replicas, to the minute, without any replica writing the keys file.
 """
 
 from __future__ import annotations
@@ -24,9 +28,10 @@ from erroracle.errors import NotFoundError, UnprocessableError
 from erroracle.platform.config import Config
 from erroracle.serve.auth import SCOPES, ApiKey, KeyRing, digest, keys_path, load_keyring, new_key
 
-__all__ = ["KeyFile", "LiveKeyRing", "parse_expiry"]
+__all__ = ["KeyFile", "LiveKeyRing", "last_uses", "parse_expiry"]
 
 _CHECK = 1.0
+_USE_EVERY = 60.0  # seconds between a replica's writes of its last-use file
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
@@ -61,9 +66,12 @@ class KeyFile:
         return list(json.loads(self.path.read_text())["keys"])
 
     def entries(self) -> list[dict[str, Any]]:
-        """Every key's name, scopes, rate limit, creation and expiry; never its digest."""
-        return [{name: entry.get(name) for name in
-                 ("name", "scopes", "rate_limit_per_minute", "created_at", "expires_at")}
+        """Every key's name, scopes, rate limit, creation, expiry and last use; never its
+        digest."""
+        used = last_uses(self.path)
+        return [{**{name: entry.get(name) for name in
+                    ("name", "scopes", "rate_limit_per_minute", "created_at", "expires_at")},
+                 "last_used_at": used.get(entry["sha256"])}
                 for entry in self._entries()]
 
     def create(self, scopes: list[str], *, name: str | None = None,
@@ -111,14 +119,37 @@ class KeyFile:
         return _Lock(self.path.with_name(self.path.name + ".lock"))
 
     def _write(self, entries: list[dict[str, Any]]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}.tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as out:
-            json.dump({"keys": entries}, out, indent=2)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, self.path)
+        _write_private(self.path, {"keys": entries})
+
+
+def _write_private(path: Path, data: dict[str, Any]) -> None:
+    """``data`` as JSON at ``path``, mode 600, replaced atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        json.dump(data, out, indent=2)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(temporary, path)
+
+
+def _uses_folder(keys_file: Path) -> Path:
+    return keys_file.with_name("keys-used")
+
+
+def last_uses(keys_file: Path) -> dict[str, str]:
+    """The latest use of each key digest that any replica noted (ISO 8601, UTC)."""
+    latest: dict[str, str] = {}
+    folder = _uses_folder(keys_file)
+    for path in folder.glob("*.json") if folder.is_dir() else ():
+        try:
+            noted = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue  # a replica's file being replaced; the next look reads it
+        for key_digest, when in noted.items():
+            latest[key_digest] = max(latest.get(key_digest, ""), when)
+    return latest
 
 
 class _Lock:
@@ -146,6 +177,9 @@ class LiveKeyRing:
         self._stamp: tuple[int, int] | None = None
         self._ring = KeyRing()
         self._follow(force=True)
+        self._uses: dict[str, str] = {}
+        self._uses_written = 0.0
+        self._uses_file = _uses_folder(Path(self._path)) / f"{secrets.token_hex(6)}.json"
 
     def _follow(self, force: bool = False) -> KeyRing:
         if force or time.monotonic() - self._checked >= _CHECK:
@@ -167,4 +201,13 @@ class LiveKeyRing:
         return self._follow().identify(key)
 
     def authorize(self, key: str | None, scope: str) -> ApiKey:
-        return self._follow().authorize(key, scope)
+        accepted = self._follow().authorize(key, scope)
+        self._note_use(digest(key or ""))
+        return accepted
+
+    def _note_use(self, key_digest: str) -> None:
+        first = key_digest not in self._uses
+        self._uses[key_digest] = datetime.now(UTC).isoformat(timespec="seconds")
+        if first or time.monotonic() - self._uses_written >= _USE_EVERY:
+            self._uses_written = time.monotonic()
+            _write_private(self._uses_file, dict(self._uses))

@@ -299,12 +299,15 @@ def test_keys_made_over_the_api_hold_their_scope_and_a_revocation_holds_within_s
     assert "app-1" in [entry["name"] for entry in listed]
     assert made.json()["key"] not in json.dumps(listed)  # names, never secrets
     assert all(set(entry) == {"name", "scopes", "rate_limit_per_minute", "created_at",
-                              "expires_at"} for entry in listed)
+                              "expires_at", "last_used_at"} for entry in listed)
     time.sleep(1.2)  # the replica looks at the keys file at most once a second
     assert client.post(f"{LEARNING}/errors", headers=key, json={"errors": [
         {"error_message": "disk full on /var/lib/app"}]}).status_code == 202
     assert client.post(f"{LEARNING}/predict", headers=key,
                        json={"error_message": "x"}).status_code == 403  # ingest only
+    used = {entry["name"]: entry["last_used_at"]
+            for entry in client.get("/api/v1/keys", headers=auth("admin")).json()["keys"]}
+    assert used["app-1"] is not None and used["app-1"] >= made.json()["created_at"]
     done = subprocess.run([*ERRORACLE, "--data-root", config.data_root, "keys", "revoke",
                            "app-1"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
