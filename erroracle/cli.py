@@ -122,7 +122,7 @@ def status(obj: Context, as_json: bool, top: int, rounds: int, source: str) -> N
     for name in ("by_service", "by_environment"):
         if errors[name]:
             shown = ", ".join(f"{key} {count:,}" for key, count in list(errors[name].items())[:8])
-            click.echo(f"  {name.replace('_', ' '):<14}{shown}")
+            click.echo(f"  {name.replace('_', ' '):<16}{shown}")
     if report["issues"]:
         click.echo("top issues (events in the last 24 h, all time)")
     for issue in report["issues"]:
@@ -334,8 +334,11 @@ def up(obj: Context, address: str | None, host: str | None, port: int | None,
     from erroracle.platform.registry import Registry
     from erroracle.serve.auth import ensure_keys, keys_path
 
-    if not verbose:  # Ray's INFO lines would bury the block below
+    if not verbose:  # Ray's INFO lines and the model loader's progress bars would bury the block
+        from transformers.utils import logging as transformers_logging
+
         logging.getLogger("ray").setLevel(logging.WARNING)
+        transformers_logging.disable_progress_bar()
     settings = obj.config.serve.model_copy(
         update={k: v for k, v in (("host", host), ("port", port)) if v is not None})
     config = obj.config.model_copy(update={"serve": settings})
@@ -346,7 +349,7 @@ def up(obj: Context, address: str | None, host: str | None, port: int | None,
         with obj.store(background=False, create=True) as store:
             seeded = seed_lake(store, preparer(obj))
             store.flush()
-            rows = store.to_dataset().count()
+            rows = store.to_dataset().count() if verbose else 0  # Ray Data: only when asked
             if seeded:
                 click.echo(f"knowledge   {seeded:,} known errors loaded (first start)")
             if registry.champion() is None:
@@ -363,6 +366,8 @@ def up(obj: Context, address: str | None, host: str | None, port: int | None,
                 click.echo(f"  {source:<14}{count:>12,}")
         from erroracle.serve.app import deploy
 
+        if not verbose:  # Serve gives its logger a level of its own when it is imported
+            logging.getLogger("ray.serve").setLevel(logging.WARNING)
         deploy(config)
         url = f"http://{settings.host}:{settings.port}"
         click.echo(f"serving     {url}  (Ctrl-C to stop)")

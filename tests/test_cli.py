@@ -115,10 +115,11 @@ def test_ingest_killed_midway_then_rerun_stores_each_line_once(tmp_path, cli_env
     assert json.loads(run(cli_env, "status", "--json").stdout)["lake"]["total"] == 100_000
 
 
-def _up_until_serving(env, port: int) -> str:
+def _up_until_serving(env, port: int, *flags: str) -> str:
     """Run ``erroracle up --no-loop`` until its API answers, then stop it with Ctrl-C; returns
     stdout. (The loop, which would crawl, has its own end-to-end test.)"""
-    process = subprocess.Popen([*ERRORACLE, "up", "--no-loop", "--port", str(port)], env=env,
+    process = subprocess.Popen([*ERRORACLE, "up", "--no-loop", "--port", str(port), *flags],
+                               env=env,
                                text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     lines = []
     try:
@@ -147,12 +148,13 @@ def test_up_seeds_bootstraps_creates_a_key_serves_and_stops_on_ctrl_c(cli_env):
         port = sock.getsockname()[1]
     first = _up_until_serving(cli_env, port)
     assert "known errors loaded (first start)" in first
-    assert "records read through Ray Data" in first
+    assert "records read through Ray Data" not in first  # the lake by source: --verbose only
     assert "bootstrapped from the knowledge base (first start)" in first
     key = first.split("api key", 1)[1].split()[0]
     assert key.startswith("eo_") and "stopping    (SIGINT;" in first
-    second = _up_until_serving(cli_env, port)
+    second = _up_until_serving(cli_env, port, "--verbose")
     assert "first start" not in second and "api key" not in second
+    assert "records read through Ray Data" in second
     assert "champion    v0001" in second
     report = json.loads(run(cli_env, "status", "--json").stdout)
     assert report["lake"]["by_source"]["knowledge"] >= 300
