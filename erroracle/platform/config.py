@@ -106,6 +106,7 @@ class ServeConfig(_Section):
     feedback_weight: float = Field(0.3, ge=0)
     lexical_weight: float = Field(0.1, ge=0)
     exploration: float = Field(0.05, ge=0)
+    ann_min_fixes: int = Field(20_000, ge=1)
 
 
 class AuthConfig(_Section):

@@ -32,7 +32,7 @@ from erroracle.platform.lake_reader import open_reader
 from erroracle.platform.registry import Registry, version_number
 from erroracle.serve.fix_vectors import FixVectors, cached_encoder
 from erroracle.serve.novelty import GroupIndex
-from erroracle.serve.solutions import Encoder, FeedbackTally, SolutionIndex, document
+from erroracle.serve.solutions import AnnSettings, Encoder, FeedbackTally, SolutionIndex, document
 
 __all__ = ["ModelServer", "Snapshot", "quantized"]
 
@@ -164,13 +164,16 @@ class ModelServer:
         serve_cfg, train_cfg = self.config.serve, self.config.train
         fix_vectors = FixVectors.beside(self.registry.local_path(version), quantized=int8,
                                         max_length=self.config.model.index_max_length).load()
+        ann = AnnSettings(serve_cfg.ann_min_fixes, fix_vectors.folder.with_name(
+            fix_vectors.folder.name.replace("fix-vectors", "fix-ann")))
         embed_fixes = cached_encoder(embedder(model, self.config.model.index_max_length),
                                      fix_vectors)
         snapshot = Snapshot(
             version=version,
             model=model,
             solutions=SolutionIndex.build(rows, embed_fixes, self.tally,
-                                          serve_cfg.feedback_weight, serve_cfg.lexical_weight),
+                                          serve_cfg.feedback_weight, serve_cfg.lexical_weight,
+                                          ann),
             groups=GroupIndex.build(
                 [row for row in rows if row["source"] != "feedback"], embed,
                 quantile=serve_cfg.novelty_quantile, fraction=train_cfg.validation_fraction,

@@ -17,6 +17,10 @@ by far more of its body than training reads: a query is short, the fix it should
 document per fix, rather than the better of its error and its solution encoded apart, found more
 on the half of the Stack Overflow sample the choice was made on, at half the encoding cost
 (``benchmarks/learning_quality.py`` reports both halves).
+
+From ``serve.ann_min_fixes`` fixes on, the cosine is computed only for candidates: the nearest
+fixes an inverted-file index proposes (:mod:`erroracle.serve.ann`) and the best by BM25, so a
+search no longer reads every vector (``benchmarks/ann_search.py``).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,8 +37,9 @@ from erroracle.platform.feedback import read_feedback
 from erroracle.platform.lexical import LexicalIndex, words
 from erroracle.platform.record_text import error_text, solution_text
 from erroracle.platform.store import Tombstones
+from erroracle.serve.ann import DenseIndex
 
-__all__ = ["FeedbackTally", "SolutionIndex", "append_rows", "solved_entry"]
+__all__ = ["AnnSettings", "FeedbackTally", "SolutionIndex", "append_rows", "solved_entry"]
 
 Encoder = Callable[[Sequence[str]], np.ndarray]
 
@@ -42,6 +48,7 @@ _DOMAIN_BONUS = 0.05
 _WHY = 3
 _CANDIDATES = 4  # candidates per wanted suggestion, before re-ranking
 _BODY_CHARS = 2000  # of a question's body: more than 256 tokens of prose or code
+_ANN_CANDIDATES = 3  # ANN candidates per wanted one: exact scores pick among them
 
 
 def append_rows(matrix: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -74,6 +81,14 @@ def document(entry: Mapping[str, Any]) -> str:
     """What is encoded for a fix: its error text (or title), then its solution."""
     return "\n".join(part for part in (entry["error"] or entry["title"], solution_text(entry))
                      if part)
+
+
+@dataclass(frozen=True)
+class AnnSettings:
+    """When a solution index searches through an ANN index, and where that index is kept."""
+
+    min_fixes: int
+    folder: Path | None = None
 
 
 @dataclass
@@ -140,7 +155,8 @@ class SolutionIndex:
     def __init__(
         self, entries: list[dict[str, Any]], vectors: np.ndarray, tally: FeedbackTally,
         feedback_weight: float = 0.3, lexical: LexicalIndex | None = None,
-        lexical_weight: float = 0.0,
+        lexical_weight: float = 0.0, ann: AnnSettings | None = None,
+        dense: DenseIndex | None = None,
     ) -> None:
         self.entries = entries
         self.vectors = vectors
@@ -148,17 +164,32 @@ class SolutionIndex:
         self.lexical_weight = lexical_weight
         self.tally = tally
         self.feedback_weight = feedback_weight
+        self.ann = ann
+        self.dense = dense
         self.ids = {entry["id"] for entry in entries}
 
     @classmethod
     def build(
         cls, records: Iterable[Mapping[str, Any]], encode: Encoder, tally: FeedbackTally,
         feedback_weight: float = 0.3, lexical_weight: float = 0.0,
+        ann: AnnSettings | None = None,
     ) -> SolutionIndex:
-        """``encode`` reads the fixes' texts (at the index length, not the query length)."""
+        """``encode`` reads the fixes' texts (at the index length, not the query length); with
+        ``ann``, an index of at least ``ann.min_fixes`` fixes searches through an ANN index."""
         empty = cls([], np.zeros((0, 0), np.float32), tally, feedback_weight,
-                    lexical_weight=lexical_weight)
+                    lexical_weight=lexical_weight, ann=ann)
         return empty.extended(records, encode)
+
+    def _dense_for(self, entries: list[dict[str, Any]], vectors: np.ndarray,
+                   added: int) -> DenseIndex | None:
+        """The ANN index of an index of ``entries``, the last ``added`` of them new."""
+        if self.ann is None or len(entries) < self.ann.min_fixes:
+            return None
+        if self.dense is not None:
+            return self.dense.extended(vectors[len(entries) - added:], len(entries) - added)
+        if self.ann.folder is None:
+            return DenseIndex.build(vectors)
+        return DenseIndex.restored(self.ann.folder, [e["id"] for e in entries], vectors)
 
     def extended(self, records: Iterable[Mapping[str, Any]], encode: Encoder) -> SolutionIndex:
         """A new index with the solved records among ``records`` that it does not hold yet."""
@@ -168,10 +199,12 @@ class SolutionIndex:
         if not fresh:
             return self
         documents = [document(entry) for entry in fresh]
+        entries = self.entries + fresh
+        vectors = append_rows(self.vectors, encode(documents))
         return SolutionIndex(
-            self.entries + fresh, append_rows(self.vectors, encode(documents)), self.tally,
-            self.feedback_weight, self.lexical.extended([words(d) for d in documents]),
-            self.lexical_weight,
+            entries, vectors, self.tally, self.feedback_weight,
+            self.lexical.extended([words(d) for d in documents]), self.lexical_weight,
+            self.ann, self._dense_for(entries, vectors, len(fresh)),
         )
 
     def without(self, tombstones: Tombstones, tally: FeedbackTally) -> SolutionIndex:
@@ -179,10 +212,13 @@ class SolutionIndex:
         from the feedback that is left)."""
         keep = [i for i, entry in enumerate(self.entries) if not tombstones.covers(
             entry["id"], entry["fingerprint"], entry["received_at"])]
+        dense = self.dense
+        if dense is not None:
+            dense = dense.without(np.asarray(keep, dtype=np.int64), len(self.entries))
         return SolutionIndex(
             [self.entries[i] for i in keep], self.vectors[keep] if keep else self.vectors[:0],
             tally, self.feedback_weight, LexicalIndex([self.lexical.tokens[i] for i in keep]),
-            self.lexical_weight,
+            self.lexical_weight, self.ann, dense,
         )
 
     def __len__(self) -> int:
@@ -196,16 +232,15 @@ class SolutionIndex:
         the lexical part), best first."""
         if not self.entries:
             return []
-        similarity = self.vectors @ query
         lexical = (self.lexical.scores(text) if text and self.lexical_weight
                    else np.zeros(len(self.entries), np.float32))
-        relevance = similarity + self.lexical_weight * lexical
         wanted = min(len(self.entries), k * _CANDIDATES)
-        candidates = np.argpartition(-relevance, wanted - 1)[:wanted]
+        similarity, candidates = self._nearest(query, lexical, wanted)
         scored = []
         for index in candidates:
             entry = self.entries[index]
-            score = float(relevance[index]) + self.feedback_weight * self.tally.adjustment(
+            relevance = similarity[index] + self.lexical_weight * lexical[index]
+            score = float(relevance) + self.feedback_weight * self.tally.adjustment(
                 entry["id"], rng, exploration)
             if domain and domain.lower() in (tag.lower() for tag in entry["tags"]):
                 score += _DOMAIN_BONUS
@@ -219,6 +254,23 @@ class SolutionIndex:
             "lexical": round(float(lexical[index]), 4),
             "feedback": round(self.tally.mean(self.entries[index]["id"]), 4)})
             for score, index in scored[:k]]
+
+    def _nearest(self, query: np.ndarray, lexical: np.ndarray,
+                 wanted: int) -> tuple[np.ndarray, np.ndarray]:
+        """The cosine of each fix (of the candidates only, through the ANN index) and the ``wanted``
+        best rows by cosine plus weighted BM25."""
+        if self.dense is None:
+            similarity = self.vectors @ query
+            relevance = similarity + self.lexical_weight * lexical
+            return similarity, np.argpartition(-relevance, wanted - 1)[:wanted]
+        rows = self.dense.search(query, wanted * _ANN_CANDIDATES)
+        if self.lexical_weight:
+            rows = np.union1d(rows, np.argpartition(-lexical, wanted - 1)[:wanted])
+        similarity = np.full(len(self.entries), -1.0, np.float32)
+        similarity[rows] = self.vectors[rows] @ query
+        relevance = similarity[rows] + self.lexical_weight * lexical[rows]
+        best = np.argpartition(-relevance, min(wanted, len(rows)) - 1)[:wanted]
+        return similarity, rows[best]
 
     def _suggestion(self, index: int, score: float, parts: dict[str, float]) -> dict[str, Any]:
         entry = self.entries[index]
