@@ -6,9 +6,9 @@ A faiss inverted-file index (IVF-Flat) over the unit-length fix vectors, searche
 fixes of its 32 nearest clusters only. It only proposes candidates: the solution index scores
 them exactly (cosine, BM25, feedback), so an answer's scores are those brute force gives, and only
 a fix the clusters miss can be lost (``benchmarks/ann_search.py`` measures how often). An HNSW
-graph was tried first: on a million fixes with many near-duplicates its recall stopped near 0.85
-however wide the search, and it took 150 to 340 s to build against IVF's 22 s. faiss rather than
-hand-written code: it is the reference implementation, with a documented file format to persist.
+graph was tried first: on a million fixes with many near-copies its recall@10 stayed between 0.79
+and 0.86 however wide the search, and it took 153 s to build against IVF's 22 s. faiss rather
+than hand-written code: it is the reference implementation, with a documented file format.
 
 The index is shared by the snapshots of one model version and grows as fixes arrive (into the
 clusters found at build time); a snapshot sees only the rows it was built with (``rows`` maps an
