@@ -11,7 +11,8 @@ half is ``check``, reported separately and not looked at while choosing.
 
 Runs, each a fresh Serve app on the same lake:
 - the bootstrap model (the plain encoder with fitted heads) with fixes indexed at 64 tokens and
-  at 256 (the shipped ``model.index_max_length``);
+  at 256 (the shipped ``model.index_max_length``), and at 256 quantised to int8
+  (``serve.quantize``), to show what the faster runtime costs;
 - one training round from it, served at the shipped lengths; it is measured on the questions of
   the round's validation split only (never trained on), and so are the others in that column;
 - the same round without the BM25-mined hard negatives (``train.mine_negatives: false``), to show
@@ -21,6 +22,8 @@ Runs, each a fresh Serve app on the same lake:
   body and answer at 256, the best plain setting the issue measured.
 
 Usage: python benchmarks/learning_quality.py [--steps 150] [--index-lengths 64,256]
+[--no-rounds]; ``--no-rounds`` stops after the bootstrap rows and writes them to
+``learning_quality_bootstrap.json``.
 """
 
 from __future__ import annotations
@@ -166,6 +169,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--index-lengths", default="64,256")
+    parser.add_argument("--no-rounds", action="store_true",
+                        help="only the bootstrap rows (fp32 and int8), written to "
+                             "learning_quality_bootstrap.json")
     args = parser.parse_args()
 
     from erroracle.learners.bootstrap import bootstrap
@@ -192,6 +198,16 @@ def main() -> None:
             runs[f"bootstrap, index {length}"] = ranks_through_api(config_for(length), titles)
             print(f"bootstrap, index {length}: {by_half(runs[f'bootstrap, index {length}'], ids)}",
                   flush=True)
+        int8 = f"bootstrap, index {config.model.index_max_length}, int8 (serve.quantize)"
+        runs[int8] = ranks_through_api(config_for(ERRORACLE_SERVE__QUANTIZE="true"), titles)
+        print(f"{int8}: {by_half(runs[int8], ids)}", flush=True)
+        if args.no_rounds:
+            store.close()
+            write("learning_quality_bootstrap", {
+                "questions": len(ids), "top_k": TOP_K,
+                "by_half": {name: by_half(ranks, ids) for name, ranks in runs.items()},
+                "all": {name: metrics(ranks, ids) for name, ranks in runs.items()}})
+            return
         plain_round = config_for(ERRORACLE_TRAIN__MINE_NEGATIVES="false")
         rounds = {"trained, no mined negatives":
                   train_one_round(plain_round, store, registry, args.steps),
