@@ -133,7 +133,11 @@ def _up_until_serving(env, port: int, *flags: str) -> str:
             assert time.monotonic() < deadline
             time.sleep(0.5)
         process.send_signal(signal.SIGINT)
-        rest, errors = process.communicate(timeout=120)
+        # the rest through the same reader: lines after "serving" may already sit in its buffer,
+        # where communicate() would not see them
+        rest = process.stdout.read()
+        errors = process.stderr.read()
+        process.wait(timeout=120)
     finally:
         process.kill()
     assert process.returncode == 0, errors
