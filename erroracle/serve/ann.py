@@ -97,7 +97,7 @@ class DenseIndex:
             faiss.write_index(self._index, str(partial))
             count = self._index.ntotal
         os.replace(partial, folder / _INDEX_FILE)
-        meta = folder / f".{_META_FILE}.partial"
+        meta = folder / f".{_META_FILE}.{uuid.uuid4().hex}.partial"
         meta.write_text(json.dumps({"count": count, "digest": _digest(ids[:count])}))
         os.replace(meta, folder / _META_FILE)
 

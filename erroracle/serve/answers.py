@@ -62,7 +62,7 @@ class FixFeedback(_Open):
 
 class Similar(_Open):
     error: str
-    similarity: float
+    similarity: float | None = Field(description="null for an error a user confirmed it fixed")
     source: str
 
 

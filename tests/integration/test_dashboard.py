@@ -355,8 +355,12 @@ def test_real_answers_match_the_served_openapi_document(server):
                                                                  "top_k": 99}))
     check("post", f"{LEARNING}/feedback", client.post(
         f"{LEARNING}/feedback", headers=auth("feedback"),
-        json={"prediction_id": predicted["prediction_id"], "solution_worked": False,
+        json={"prediction_id": predicted["prediction_id"], "solution_worked": True,
               "suggestion_id": predicted["suggestions"][0]["id"]}))
+    confirmed = check("get", f"{LEARNING}/suggest-fix", client.get(  # "why" names that error
+        f"{LEARNING}/suggest-fix", headers=auth("read"),
+        params={"error_message": "No module named requests", "top_k": 1}))
+    assert None in [why["similarity"] for why in confirmed["suggestions"][0]["why"]]
     check("get", f"{LEARNING}/stats", client.get(f"{LEARNING}/stats", headers=auth("read")))
     check("get", "/api/v1/issues", client.get(ISSUES, headers=auth("read"),
                                               params={"status": "all"}))
